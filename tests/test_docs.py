@@ -1,0 +1,374 @@
+"""The documentation: strict build, executed examples, generated figures, a real browser.
+
+* ``test_mkdocs_build_strict``: ``mkdocs build --strict`` (any warning fails: broken link,
+  missing anchor, missing API object).
+* ``test_docs_examples[<page>]``: every ```` ```python ```` block of every page under ``docs/``
+  runs, page by page, top to bottom, in a fresh subprocess (blocks of one page share their
+  namespace, like a notebook). A block directly preceded by ``<!-- no-exec: reason -->`` is
+  shown but not run. Long trainings are cut short by the documented knob
+  ``DQN_AGENTS_DOCS_TIMESTEPS`` (see ``docs/contributing.md``): ``DQN.learn`` is capped at that
+  many agent steps, ``DQN.evaluate`` at ``DQN_AGENTS_DOCS_EPISODES`` episodes.
+* ``test_figure_scripts``: the scripts in ``docs/scripts/`` regenerate their figures.
+* ``test_site_in_browser`` (marker ``browser``): headless Chromium opens the built site.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import socketserver
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+#: Default cap on ``DQN.learn`` steps while executing the docs (override with the env var).
+DOCS_TIMESTEPS = int(os.environ.get("DQN_AGENTS_DOCS_TIMESTEPS", "200"))
+DOCS_EPISODES = int(os.environ.get("DQN_AGENTS_DOCS_EPISODES", "1"))
+
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*)\n"
+    r"(?P<body>.*?)"
+    r"^(?P=indent)(?P=fence)[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+NO_EXEC = re.compile(r"<!--\s*no-exec:\s*(?P<reason>.+?)\s*-->\s*$")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("NO_MKDOCS_2_WARNING", "1")
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("SDL_VIDEODRIVER", "dummy")
+    env.setdefault("SDL_AUDIODRIVER", "dummy")
+    env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+# --------------------------------------------------------------------------- strict build
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the site once (strict) for the build test and the browser test."""
+    site = tmp_path_factory.mktemp("site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"mkdocs build --strict failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return site
+
+
+def test_mkdocs_build_strict(built_site: Path) -> None:
+    index = (built_site / "index.html").read_text(encoding="utf-8")
+    assert "dqn-agents" in index
+    for page in ("installation", "quickstart", "preprocessing", "agent", "hub", "benchmarks"):
+        assert (built_site / page / "index.html").is_file(), page
+    assert (built_site / "api" / "dqn_agents" / "index.html").is_file()
+
+
+# --------------------------------------------------------------------------- doc examples
+
+
+def extract_python_blocks(markdown: str) -> list[tuple[int, str, str | None]]:
+    """Return ``(line, code, skip_reason)`` for each ```` ```python ```` fence of a page.
+
+    Indented fences (inside admonitions or tabs) are dedented. ``skip_reason`` is the text of a
+    ``<!-- no-exec: reason -->`` comment on the line right before the fence, else ``None``.
+    """
+    blocks = []
+    for match in FENCE.finditer(markdown):
+        info = match.group("info").strip()
+        lang = info.split()[0].lstrip("{").lstrip(".") if info else ""
+        if lang != "python":
+            continue
+        line = markdown.count("\n", 0, match.start()) + 1
+        before = markdown[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        skip = NO_EXEC.search(before)
+        body = textwrap.dedent(match.group("body"))
+        blocks.append((line, body, skip.group("reason") if skip else None))
+    return blocks
+
+
+def _pages_with_examples() -> list[Path]:
+    return sorted(
+        p
+        for p in DOCS.rglob("*.md")
+        if any(skip is None for _, _, skip in extract_python_blocks(p.read_text("utf-8")))
+    )
+
+
+PREAMBLE = """
+import os, sys
+_CAP = int(os.environ["DQN_AGENTS_DOCS_TIMESTEPS"])
+_EPISODES = int(os.environ["DQN_AGENTS_DOCS_EPISODES"])
+try:
+    import dqn_agents.agent as _agent_mod
+except ImportError:
+    _agent_mod = None
+if _agent_mod is not None and hasattr(_agent_mod, "DQN"):
+    import functools as _ft, inspect as _inspect
+    _DQN = _agent_mod.DQN
+    def _capped(method, name, cap):
+        sig = _inspect.signature(method)
+        @_ft.wraps(method)
+        def wrapper(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            if name in bound.arguments and bound.arguments[name] is not None:
+                bound.arguments[name] = min(int(bound.arguments[name]), cap)
+            return method(*bound.args, **bound.kwargs)
+        return wrapper
+    if hasattr(_DQN, "learn"):
+        _DQN.learn = _capped(_DQN.learn, "total_timesteps", _CAP)
+    if hasattr(_DQN, "evaluate"):
+        _DQN.evaluate = _capped(_DQN.evaluate, "n_episodes", _EPISODES)
+"""
+
+
+def _runner_source(page: Path, blocks: list[tuple[int, str, str | None]]) -> str:
+    parts = [PREAMBLE, "_ns = {'__name__': '__main__'}"]
+    rel = page.relative_to(ROOT)
+    for line, code, skip in blocks:
+        if skip is not None:
+            continue
+        # The fence's first code line is line + 1; pad so tracebacks show markdown lines.
+        padded = "\n" * line + code
+        parts.append(
+            f"print('--- {rel}:{line}', flush=True)\n"
+            f"exec(compile({padded!r}, {str(rel)!r}, 'exec'), _ns)"
+        )
+    return "\n".join(parts) + "\n"
+
+
+@pytest.fixture(scope="session")
+def hub_endpoint() -> Iterator[str | None]:
+    """The test suite's loopback Hub server (``tests/hub_server.py``), when it is there."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from hub_server import HubServer  # type: ignore[import-not-found]
+    except ImportError:
+        yield None
+        return
+    finally:
+        sys.path.pop(0)
+    with HubServer() as server:
+        yield server.url
+
+
+@pytest.mark.parametrize(
+    "page", _pages_with_examples(), ids=lambda p: str(p.relative_to(DOCS)).replace("/", ".")
+)
+def test_docs_examples(page: Path, tmp_path: Path, hub_endpoint: str | None) -> None:
+    blocks = extract_python_blocks(page.read_text("utf-8"))
+    runner = tmp_path / "run_docs_page.py"
+    runner.write_text(_runner_source(page, blocks), encoding="utf-8")
+    env = _env()
+    env["DQN_AGENTS_DOCS_TIMESTEPS"] = str(DOCS_TIMESTEPS)
+    env["DQN_AGENTS_DOCS_EPISODES"] = str(DOCS_EPISODES)
+    env["DQN_AGENTS_REPO_ROOT"] = str(ROOT)
+    if hub_endpoint is not None:
+        env["HF_ENDPOINT"] = hub_endpoint
+        env["HF_HUB_DISABLE_XET"] = "1"
+        env["HF_TOKEN"] = "hf_docs_test_token"
+        env["HF_HOME"] = str(tmp_path / "hf_home")
+    proc = subprocess.run(
+        [sys.executable, str(runner)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"examples in {page.relative_to(ROOT)} failed (exit {proc.returncode}):\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+
+
+def test_extract_python_blocks() -> None:
+    page = textwrap.dedent(
+        """\
+        Text.
+
+        ```python
+        a = 1
+        ```
+
+        <!-- no-exec: needs a GPU -->
+        ```python
+        b = 2
+        ```
+
+        === "Tab"
+
+            ```python
+            c = 3
+            ```
+
+        ```bash
+        echo no
+        ```
+        """
+    )
+    blocks = extract_python_blocks(page)
+    assert [(code.strip(), skip) for _, code, skip in blocks] == [
+        ("a = 1", None),
+        ("b = 2", "needs a GPU"),
+        ("c = 3", None),
+    ]
+    assert blocks[0][0] == 3
+
+
+# --------------------------------------------------------------------------- figure scripts
+
+
+def test_observation_stack_script(tmp_path: Path) -> None:
+    out = tmp_path / "observation_stack.png"
+    subprocess.run(
+        [sys.executable, str(DOCS / "scripts" / "observation_stack.py"), "--output", str(out)],
+        cwd=ROOT,
+        env=_env(),
+        check=True,
+        timeout=180,
+    )
+    data = out.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+def test_benchmark_figures_script(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            str(DOCS / "scripts" / "benchmark_figures.py"),
+            "--output-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=_env(),
+        check=True,
+        timeout=180,
+    )
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert pngs, "benchmark_figures.py wrote no figure"
+    for png in pngs:
+        assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), png
+
+
+def test_benchmark_table_hook(tmp_path: Path) -> None:
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        import benchmark_tables  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    (tmp_path / "demo.json").write_text(
+        '{"title": "T", "machine": "M", "date": "2026-01-01", "columns": ["a", "b"],'
+        ' "rows": [["x", 1234.5], ["y", 0.5]]}',
+        encoding="utf-8",
+    )
+    table = benchmark_tables.render_table("demo", tmp_path)
+    assert "| a | b |" in table and "| x | 1,234 |" in table and "Machine: M" in table
+    assert "Placeholder" in benchmark_tables.render_table("missing", tmp_path)
+
+
+# --------------------------------------------------------------------------- real browser
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def served_site(built_site: Path) -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+def test_site_in_browser(served_site: str, tmp_path: Path) -> None:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if IN_CI:
+            pytest.fail("CI=true but /usr/bin/chromium or /usr/bin/chromedriver is missing")
+        pytest.skip("Debian chromium + chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.set_page_load_timeout(60)
+        wait = WebDriverWait(driver, 30)
+
+        def h1_text() -> str:
+            return wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "article h1"))).text
+
+        driver.get(served_site)
+        assert "dqn-agents" in h1_text()
+        search = wait.until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, "input.md-search__input"))
+        )
+        assert search.get_attribute("placeholder")
+        artifacts = Path(os.environ.get("DQN_AGENTS_ARTIFACTS") or tmp_path)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(artifacts / "docs-home.png"))
+
+        driver.get(served_site + "quickstart/")
+        assert "Quickstart" in h1_text()
+        assert driver.find_elements(By.CSS_SELECTOR, "input.md-search__input")
+        assert driver.find_elements(By.CSS_SELECTOR, "pre code")
+
+        driver.get(served_site + "api/dqn_agents/")
+        assert "dqn_agents" in h1_text()
+        assert driver.find_elements(By.CSS_SELECTOR, "div.doc.doc-object"), "no API objects"
+        assert driver.find_elements(By.CSS_SELECTOR, "input.md-search__input")
+    finally:
+        driver.quit()
