@@ -1,0 +1,372 @@
+"""Pure functions of the DQN update: TD targets, losses, schedules, target updates.
+
+Everything here is stateless and side-effect free except the in-place target updates
+(``soft_update_`` / ``hard_update_``, trailing underscore as in torch). Functions on
+the hot path avoid temporary allocations where torch / numpy allow it.
+
+Example (one DQN update, paper order):
+    >>> import torch
+    >>> rewards = torch.tensor([1.0, 0.0]); dones = torch.tensor([0.0, 1.0])
+    >>> next_q = torch.tensor([[1.0, 3.0], [5.0, 2.0]])
+    >>> td_targets(rewards, next_q, None, dones, 0.9)
+    tensor([3.7000, 0.0000])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dqn_agents.config import DQNConfig
+
+__all__ = [
+    "epsilon_at",
+    "epsilon_greedy",
+    "epsilon_schedule",
+    "hard_update_",
+    "huber_loss",
+    "linear_schedule",
+    "make_optimizer",
+    "mse_loss",
+    "n_step_returns",
+    "q_values_for_actions",
+    "soft_update_",
+    "td_loss",
+    "td_targets",
+]
+
+
+# --------------------------------------------------------------------------- targets
+def td_targets(
+    rewards: torch.Tensor,
+    next_q_target: torch.Tensor,
+    next_q_online: torch.Tensor | None,
+    dones: torch.Tensor,
+    discounts: torch.Tensor | float,
+) -> torch.Tensor:
+    """Bootstrapped Q-learning targets ``r + discount * (1 - done) * Q'(s', a*)``.
+
+    Plain DQN takes ``a* = argmax_a Q_target(s', a)`` (so the value is the max of the
+    target network); Double DQN takes ``a* = argmax_a Q_online(s', a)`` evaluated by
+    the target network. Call it under ``torch.no_grad()``.
+
+    Args:
+        rewards: ``(B,)`` rewards (the discounted n-step sum for n-step returns).
+        next_q_target: ``(B, n_actions)`` Q-values of the next observations from the
+            target network (the online network when there is no target network).
+        next_q_online: ``(B, n_actions)`` online-network Q-values of the next
+            observations for Double DQN, or ``None`` for plain DQN.
+        dones: ``(B,)`` 1.0 where the episode terminated (no bootstrap), else 0.0.
+            Time-limit truncations are *not* dones.
+        discounts: ``(B,)`` per-sample bootstrap discounts (``gamma ** k`` for a k-step
+            return) or one float ``gamma``.
+
+    Returns:
+        ``(B,)`` float targets.
+
+    Raises:
+        ValueError: On mismatched shapes.
+    """
+    if next_q_target.dim() != 2 or next_q_target.shape[0] != rewards.shape[0]:
+        raise ValueError(
+            f"next_q_target must be (B, n_actions) with B={rewards.shape[0]}, "
+            f"got {tuple(next_q_target.shape)}."
+        )
+    if next_q_online is None:
+        next_values = next_q_target.max(dim=1).values
+    else:
+        if next_q_online.shape != next_q_target.shape:
+            raise ValueError(
+                f"next_q_online {tuple(next_q_online.shape)} and next_q_target "
+                f"{tuple(next_q_target.shape)} must have the same shape."
+            )
+        best = next_q_online.argmax(dim=1, keepdim=True)
+        next_values = next_q_target.gather(1, best).squeeze(1)
+    return rewards + discounts * (1.0 - dones) * next_values
+
+
+def q_values_for_actions(q_values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Pick ``Q(s, a)`` for each sample.
+
+    Args:
+        q_values: ``(B, n_actions)``.
+        actions: ``(B,)`` integer actions (int64).
+
+    Returns:
+        ``(B,)`` selected Q-values (differentiable).
+    """
+    return q_values.gather(1, actions.long().unsqueeze(1)).squeeze(1)
+
+
+# --------------------------------------------------------------------------- losses
+def huber_loss(prediction: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+    """Mean Huber loss: quadratic for ``|error| <= delta``, linear beyond.
+
+    With ``delta = 1`` the gradient is the TD error clipped to [-1, 1], the Nature
+    paper's "error clipping" (and SB3 / CleanRL's ``smooth_l1_loss``).
+
+    Args:
+        prediction: ``(B,)`` Q(s, a).
+        target: ``(B,)`` TD targets.
+        delta: Threshold between the quadratic and linear parts.
+
+    Returns:
+        Scalar loss.
+    """
+    return F.huber_loss(prediction, target, reduction="mean", delta=delta)
+
+
+def mse_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared TD error (the 2013 paper's loss; CleanRL uses it too).
+
+    Args:
+        prediction: ``(B,)`` Q(s, a).
+        target: ``(B,)`` TD targets.
+
+    Returns:
+        Scalar loss.
+    """
+    return F.mse_loss(prediction, target, reduction="mean")
+
+
+def td_loss(
+    prediction: torch.Tensor, target: torch.Tensor, loss: str = "huber", delta: float = 1.0
+) -> torch.Tensor:
+    """The loss named by ``DQNConfig.loss``.
+
+    Args:
+        prediction: ``(B,)`` Q(s, a).
+        target: ``(B,)`` TD targets (no gradient).
+        loss: ``"huber"`` or ``"mse"``.
+        delta: Huber threshold.
+
+    Returns:
+        Scalar loss.
+
+    Raises:
+        ValueError: On an unknown loss name.
+    """
+    if loss == "huber":
+        return huber_loss(prediction, target, delta)
+    if loss == "mse":
+        return mse_loss(prediction, target)
+    raise ValueError(f"loss must be 'huber' or 'mse', got {loss!r}.")
+
+
+# --------------------------------------------------------------------------- schedules
+def linear_schedule(initial: float, final: float, duration: int, step: int) -> float:
+    """Linear interpolation from ``initial`` (step 0) to ``final`` (step ``duration``).
+
+    Args:
+        initial: Value at step 0.
+        final: Value from step ``duration`` on.
+        duration: Length of the ramp; ``<= 0`` means ``final`` at once.
+        step: Current step (>= 0).
+
+    Returns:
+        The scheduled value.
+    """
+    if duration <= 0 or step >= duration:
+        return final
+    if step <= 0:
+        return initial
+    return initial + (final - initial) * (step / duration)
+
+
+def epsilon_schedule(step: int, initial: float, final: float, duration: int) -> float:
+    """Exploration rate at an agent step: linear from ``initial`` to ``final``.
+
+    Args:
+        step: Agent steps taken so far.
+        initial: Epsilon at step 0.
+        final: Epsilon after ``duration`` steps.
+        duration: Annealing duration in agent steps.
+
+    Returns:
+        Epsilon in [0, 1].
+    """
+    return linear_schedule(initial, final, duration, step)
+
+
+def epsilon_at(step: int, config: DQNConfig, total_timesteps: int) -> float:
+    """Exploration rate a config prescribes at an agent step.
+
+    Args:
+        step: Agent steps taken so far (transitions summed over environments).
+        config: The hyperparameters (``exploration_*`` fields).
+        total_timesteps: Length of the training run (for ``exploration_fraction``).
+
+    Returns:
+        Epsilon.
+    """
+    return linear_schedule(
+        config.exploration_initial_eps,
+        config.exploration_final_eps,
+        config.exploration_duration(total_timesteps),
+        step,
+    )
+
+
+def epsilon_greedy(
+    q_values: npt.NDArray[np.floating],
+    epsilon: float,
+    rng: np.random.Generator,
+) -> npt.NDArray[np.int64]:
+    """Vectorised epsilon-greedy action selection.
+
+    Each row acts uniformly at random with probability ``epsilon``, greedily otherwise
+    (ties go to the lowest action, as ``argmax``). The generator is advanced the same
+    way whatever ``q_values`` hold (one ``random`` and one ``integers`` draw per row), so
+    runs are reproducible from its seed. For pure random play (``epsilon >= 1``) a caller
+    may skip the forward pass and use ``rng.integers(n_actions, size=n_envs)``.
+
+    Args:
+        q_values: ``(n_envs, n_actions)`` Q-values (numpy).
+        epsilon: Probability of a random action, in [0, 1].
+        rng: numpy generator.
+
+    Returns:
+        ``(n_envs,)`` int64 actions.
+
+    Raises:
+        ValueError: If ``q_values`` is not 2-D.
+    """
+    q = np.asarray(q_values)
+    if q.ndim != 2:
+        raise ValueError(f"q_values must be (n_envs, n_actions), got shape {q.shape}.")
+    n_envs, n_actions = q.shape
+    explore = rng.random(n_envs) < epsilon
+    random_actions = rng.integers(n_actions, size=n_envs)
+    actions = q.argmax(axis=1).astype(np.int64, copy=False)
+    np.copyto(actions, random_actions, where=explore)
+    return actions
+
+
+# --------------------------------------------------------------------------- n-step
+def n_step_returns(
+    rewards: npt.NDArray[np.floating],
+    terminated: npt.NDArray[np.bool_],
+    truncated: npt.NDArray[np.bool_],
+    gamma: float,
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.int64],
+]:
+    """Discounted n-step returns of reward windows, cut at episode ends.
+
+    Row ``b`` holds the rewards and end flags of ``n`` consecutive transitions
+    starting at a sampled one. The return stops after the first transition that
+    terminated or was truncated (entries after it are ignored, whatever they hold).
+
+    Args:
+        rewards: ``(B, n)`` rewards ``r_t, r_{t+1}, ...``.
+        terminated: ``(B, n)`` termination flags of the same transitions.
+        truncated: ``(B, n)`` truncation flags (time limits: bootstrap).
+        gamma: Discount factor.
+
+    Returns:
+        ``(returns, discounts, dones, lengths)``: ``returns[b] = sum_{k<m} gamma^k r``
+        over the ``m = lengths[b]`` used steps (float32), ``discounts[b] = gamma^m``
+        (float32, the bootstrap discount), ``dones[b]`` 1.0 if the window ends with a
+        termination (float32), ``lengths[b] = m`` in ``1..n`` (int64).
+
+    Example:
+        >>> r = np.array([[1.0, 1.0, 1.0]]); f = np.zeros((1, 3), bool)
+        >>> n_step_returns(r, f, f, 0.5)[0]
+        array([1.75], dtype=float32)
+    """
+    rewards = np.asarray(rewards)
+    if rewards.ndim != 2:
+        raise ValueError(f"rewards must be (B, n), got shape {rewards.shape}.")
+    batch, n = rewards.shape
+    ended = np.logical_or(terminated, truncated)
+    # alive[:, k]: step k is part of the return (no end among steps < k).
+    alive = np.ones((batch, n), dtype=bool)
+    if n > 1:
+        np.logical_not(np.logical_or.accumulate(ended[:, :-1], axis=1), out=alive[:, 1:])
+    powers = np.power(np.float64(gamma), np.arange(n, dtype=np.float64))
+    returns = (np.where(alive, rewards, 0.0) * powers).sum(axis=1)
+    lengths = alive.sum(axis=1).astype(np.int64)
+    last = lengths - 1
+    rows = np.arange(batch)
+    dones = np.asarray(terminated)[rows, last].astype(np.float32)
+    discounts = np.power(np.float64(gamma), lengths).astype(np.float32)
+    return returns.astype(np.float32), discounts, dones, lengths
+
+
+# --------------------------------------------------------------------------- targets nets
+@torch.no_grad()
+def soft_update_(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """Polyak update ``target <- tau * online + (1 - tau) * target``, in place.
+
+    Floating-point buffers are averaged too; other buffers are copied.
+
+    Args:
+        target: Network updated in place.
+        online: Network read.
+        tau: Interpolation weight in (0, 1]; 1 copies ``online``.
+    """
+    if not 0.0 < tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], got {tau}.")
+    target_params: list[torch.Tensor] = list(target.parameters())
+    online_params: list[torch.Tensor] = list(online.parameters())
+    if len(target_params) != len(online_params):
+        raise ValueError(
+            f"target has {len(target_params)} parameter tensors, online {len(online_params)}."
+        )
+    if tau == 1.0:
+        torch._foreach_copy_(target_params, online_params)
+    else:
+        torch._foreach_lerp_(target_params, online_params, tau)
+    _update_buffers(target.buffers(), online.buffers(), tau)
+
+
+@torch.no_grad()
+def hard_update_(target: nn.Module, online: nn.Module) -> None:
+    """Copy all parameters and buffers of ``online`` into ``target``, in place.
+
+    Args:
+        target: Network updated in place.
+        online: Network read.
+    """
+    soft_update_(target, online, 1.0)
+
+
+def _update_buffers(
+    target: Iterable[torch.Tensor], online: Iterable[torch.Tensor], tau: float
+) -> None:
+    for t, o in zip(target, online, strict=True):
+        if tau < 1.0 and t.is_floating_point():
+            t.lerp_(o, tau)
+        else:
+            t.copy_(o)
+
+
+# --------------------------------------------------------------------------- optimizer
+def make_optimizer(
+    parameters: Iterable[torch.nn.Parameter], config: DQNConfig
+) -> torch.optim.Optimizer:
+    """Build the optimizer a config names (``torch.optim.Adam`` or ``RMSprop``).
+
+    Args:
+        parameters: Parameters of the online network.
+        config: Hyperparameters (``optimizer``, ``learning_rate``, ``optimizer_kwargs``).
+
+    Returns:
+        The optimizer.
+    """
+    kwargs = dict(config.optimizer_kwargs)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.learning_rate, **kwargs)  # type: ignore[arg-type]
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=config.learning_rate, **kwargs)  # type: ignore[arg-type]
+    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {config.optimizer!r}.")

@@ -1,0 +1,327 @@
+"""Q-networks: the Nature CNN (2015), the 2013 CNN, an MLP, and a dueling head.
+
+Every network is one `QNetwork`: a ``features`` trunk (convolutions + flatten, or just
+a flatten for vector observations), a hidden ``fc`` stack and a linear ``head`` that
+outputs one Q-value per action, shape ``(batch, n_actions)``. uint8 image observations
+are converted to float32 and divided by 255 inside ``forward`` (as SB3 and CleanRL do),
+so the replay buffer and the agent pass raw uint8 stacks.
+
+State-dict key layout (what importers map onto; ReLU / Flatten have no parameters,
+hence the gaps in the numbering):
+
+| Network | Keys (``.weight`` and ``.bias`` each) | Shapes (weight) |
+|---|---|---|
+| ``nature`` | ``features.0`` conv 32x8x8 stride 4 | ``(32, C, 8, 8)`` |
+| | ``features.2`` conv 64x4x4 stride 2 | ``(64, 32, 4, 4)`` |
+| | ``features.4`` conv 64x3x3 stride 1 | ``(64, 64, 3, 3)`` |
+| | ``fc.0`` linear 3136 -> 512 | ``(512, 3136)`` |
+| | ``head`` linear 512 -> n_actions | ``(n_actions, 512)`` |
+| ``mnih2013`` | ``features.0`` conv 16x8x8/4, ``features.2`` conv 32x4x4/2 | |
+| | ``fc.0`` linear 2592 -> 256, ``head`` linear 256 -> n_actions | |
+| ``mlp`` | ``fc.0``, ``fc.2``, ... hidden linears (ReLU between), ``head`` | |
+| dueling | ``features.*`` as above; no ``fc``/``head``; instead | |
+| | ``value.0``, ``value.2``, ... hidden linears then ``value.<last>`` -> 1 | |
+| | ``advantage.0``, ... hidden linears then ``advantage.<last>`` -> n_actions | |
+
+Mapping from other libraries (Nature CNN, no dueling):
+
+* SB3 ``QNetwork``: ``q_net.features_extractor.cnn.{0,2,4}`` -> ``features.{0,2,4}``,
+  ``q_net.features_extractor.linear.0`` -> ``fc.0``, ``q_net.q_net.0`` -> ``head``
+  (and ``q_net_target.*`` the same for the target network). SB3 MLP policies:
+  ``q_net.q_net.{0,2}`` -> ``fc.{0,2}``, ``q_net.q_net.4`` -> ``head``.
+* CleanRL ``dqn_atari.py``: ``network.{0,2,4}`` -> ``features.{0,2,4}``,
+  ``network.7`` -> ``fc.0``, ``network.9`` -> ``head``. CleanRL ``dqn.py`` (MLP 120, 84):
+  ``network.{0,2}`` -> ``fc.{0,2}``, ``network.4`` -> ``head``.
+
+Flattening order is PyTorch's (channel-major, ``(C, H, W)``), the same as SB3 and CleanRL,
+so the ``fc.0`` weights copy over unchanged. Initialisation is PyTorch's default (as
+CleanRL). The dueling streams follow Wang et al. (2016): each stream has its own hidden
+layer(s) of the same widths as ``fc`` would have; ``Q = V + A - mean_a(A)``.
+
+Example:
+    >>> from dqn_agents.config import DQNConfig
+    >>> net = build_q_network((4, 84, 84), 6, DQNConfig(), dtype="uint8")
+    >>> sorted(net.state_dict())[:2]
+    ['fc.0.bias', 'fc.0.weight']
+    >>> network_from_description(describe_network(net)).describe() == net.describe()
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dqn_agents.config import DQNConfig
+
+__all__ = [
+    "CONV_SPECS",
+    "HIDDEN_SIZES",
+    "QNetwork",
+    "build_q_network",
+    "describe_network",
+    "is_image_space",
+    "network_from_description",
+]
+
+ConvSpec = tuple[int, int, int]
+"""One convolution: ``(out_channels, kernel_size, stride)``, no padding, ReLU after."""
+
+CONV_SPECS: dict[str, tuple[ConvSpec, ...]] = {
+    "nature": ((32, 8, 4), (64, 4, 2), (64, 3, 1)),
+    "mnih2013": ((16, 8, 4), (32, 4, 2)),
+    "mlp": (),
+}
+"""Convolution stacks of the named networks."""
+
+HIDDEN_SIZES: dict[str, tuple[int, ...]] = {"nature": (512,), "mnih2013": (256,)}
+"""Hidden fully connected widths of the named CNNs (the MLP's come from the config)."""
+
+
+def _conv_output_hw(height: int, width: int, convs: Sequence[ConvSpec]) -> tuple[int, int]:
+    for _, kernel, stride in convs:
+        height = (height - kernel) // stride + 1
+        width = (width - kernel) // stride + 1
+    return height, width
+
+
+def _mlp(in_features: int, hidden: Sequence[int], out_features: int | None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(in_features, width), nn.ReLU()]
+        in_features = width
+    if out_features is not None:
+        layers.append(nn.Linear(in_features, out_features))
+    return nn.Sequential(*layers)
+
+
+class QNetwork(nn.Module):
+    """Convolutional (or not) Q-network with an optional dueling head.
+
+    Args:
+        observation_shape: Shape of one observation: ``(C, H, W)`` for images (channel
+            first, e.g. a stack of 4 84x84 frames), anything for vector observations
+            (flattened).
+        n_actions: Number of discrete actions (output width).
+        kind: ``"nature"``, ``"mnih2013"`` or ``"mlp"`` (recorded in `describe`).
+        convs: Convolutions ``(out_channels, kernel, stride)``; empty for an MLP.
+        hidden_sizes: Widths of the hidden fully connected layers.
+        dueling: Use a dueling head (value and advantage streams).
+        scale_inputs: Divide inputs by 255 (uint8 pixels) in ``forward``.
+
+    Raises:
+        ValueError: If the shapes do not fit (e.g. images too small for the convolutions).
+    """
+
+    def __init__(
+        self,
+        observation_shape: Sequence[int],
+        n_actions: int,
+        *,
+        kind: str,
+        convs: Sequence[ConvSpec] = (),
+        hidden_sizes: Sequence[int] = (),
+        dueling: bool = False,
+        scale_inputs: bool = False,
+    ) -> None:
+        super().__init__()
+        shape = tuple(int(s) for s in observation_shape)
+        if n_actions < 1:
+            raise ValueError(f"n_actions must be >= 1, got {n_actions}.")
+        self.observation_shape = shape
+        self.n_actions = int(n_actions)
+        self.kind = kind
+        self.convs = tuple((int(c), int(k), int(s)) for c, k, s in convs)
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        self.dueling = bool(dueling)
+        self.scale_inputs = bool(scale_inputs)
+
+        layers: list[nn.Module] = []
+        if self.convs:
+            if len(shape) != 3:
+                raise ValueError(
+                    f"A {kind!r} CNN needs channel-first image observations (C, H, W), "
+                    f"got shape {shape}. Use network='mlp' for vector observations."
+                )
+            channels = shape[0]
+            height, width = _conv_output_hw(shape[1], shape[2], self.convs)
+            if height < 1 or width < 1:
+                raise ValueError(
+                    f"Observations of shape {shape} are too small for the {kind!r} CNN "
+                    f"(convolutions {self.convs}); it needs e.g. (C, 84, 84)."
+                )
+            for out_channels, kernel, stride in self.convs:
+                layers += [nn.Conv2d(channels, out_channels, kernel, stride), nn.ReLU()]
+                channels = out_channels
+            n_features = channels * height * width
+        else:
+            n_features = int(np.prod(shape)) if shape else 1
+        layers.append(nn.Flatten())
+        self.features = nn.Sequential(*layers)
+        self.n_features = n_features
+
+        if self.dueling:
+            self.value = _mlp(n_features, self.hidden_sizes, 1)
+            self.advantage = _mlp(n_features, self.hidden_sizes, self.n_actions)
+        else:
+            self.fc = _mlp(n_features, self.hidden_sizes, None)
+            last = self.hidden_sizes[-1] if self.hidden_sizes else n_features
+            self.head = nn.Linear(last, self.n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return Q-values of shape ``(batch, n_actions)``.
+
+        Args:
+            obs: Batch of observations ``(batch, *observation_shape)``; uint8 pixels or
+                floats.
+
+        Returns:
+            float32 Q-values.
+        """
+        x = obs.to(torch.float32)
+        if self.scale_inputs:
+            x = x / 255.0
+        x = self.features(x)
+        if self.dueling:
+            advantage = self.advantage(x)
+            return self.value(x) + advantage - advantage.mean(dim=1, keepdim=True)
+        return self.head(self.fc(x))
+
+    def describe(self) -> dict[str, Any]:
+        """Return the JSON-able description that `network_from_description` rebuilds."""
+        return {
+            "kind": self.kind,
+            "observation_shape": list(self.observation_shape),
+            "n_actions": self.n_actions,
+            "convs": [list(c) for c in self.convs],
+            "hidden_sizes": list(self.hidden_sizes),
+            "dueling": self.dueling,
+            "scale_inputs": self.scale_inputs,
+            "num_parameters": sum(p.numel() for p in self.parameters()),
+        }
+
+
+def is_image_space(shape: Sequence[int], dtype: Any) -> bool:
+    """Whether observations of this shape and dtype are channel-first uint8 images.
+
+    Args:
+        shape: Observation shape.
+        dtype: Observation dtype (anything `numpy.dtype` accepts).
+
+    Returns:
+        True for uint8 arrays of shape ``(C, H, W)`` with ``C`` smaller than ``H`` and ``W``.
+    """
+    return (
+        np.dtype(dtype) == np.uint8
+        and len(shape) == 3
+        and shape[0] < shape[1]
+        and shape[0] < shape[2]
+    )
+
+
+def build_q_network(
+    observation: Any,
+    n_actions: int,
+    config: DQNConfig | None = None,
+    *,
+    dtype: Any = None,
+) -> QNetwork:
+    """Build the Q-network that a config asks for.
+
+    Args:
+        observation: A gymnasium ``Box`` observation space (shape and dtype are read from
+            it) or an observation shape such as ``(4, 84, 84)``.
+        n_actions: Number of discrete actions.
+        config: Hyperparameters (``network``, ``dueling``, ``mlp_hidden_sizes`` are used);
+            defaults to ``DQNConfig()``.
+        dtype: Observation dtype when ``observation`` is a shape (default: uint8 for 3-D
+            shapes, float32 otherwise). Ignored for a space.
+
+    Returns:
+        The network (on CPU, PyTorch default initialisation).
+
+    Raises:
+        ValueError: If the network kind does not fit the observations.
+    """
+    config = config if config is not None else DQNConfig()
+    if hasattr(observation, "shape") and hasattr(observation, "dtype"):
+        shape = tuple(int(s) for s in observation.shape)
+        obs_dtype = np.dtype(observation.dtype)
+    else:
+        shape = tuple(int(s) for s in observation)
+        if dtype is None:
+            obs_dtype = np.dtype(np.uint8 if len(shape) == 3 else np.float32)
+        else:
+            obs_dtype = np.dtype(dtype)
+    image = is_image_space(shape, obs_dtype)
+    kind = config.network
+    if kind == "auto":
+        kind = "nature" if image else "mlp"
+    if kind in ("nature", "mnih2013") and len(shape) != 3:
+        raise ValueError(
+            f"network={kind!r} needs image observations (C, H, W); got shape {shape} "
+            f"({obs_dtype}). Use network='mlp' or 'auto'."
+        )
+    hidden = HIDDEN_SIZES.get(kind, config.mlp_hidden_sizes)
+    return QNetwork(
+        shape,
+        n_actions,
+        kind=kind,
+        convs=CONV_SPECS[kind],
+        hidden_sizes=hidden,
+        dueling=config.dueling,
+        scale_inputs=obs_dtype == np.uint8,
+    )
+
+
+def describe_network(network: QNetwork) -> dict[str, Any]:
+    """Return a JSON-able description of a network (saved in ``config.json``).
+
+    Args:
+        network: A network built by `build_q_network`.
+
+    Returns:
+        ``{"kind", "observation_shape", "n_actions", "convs", "hidden_sizes", "dueling",
+        "scale_inputs", "num_parameters"}``.
+    """
+    if not isinstance(network, QNetwork):
+        raise TypeError(f"describe_network expects a QNetwork, got {type(network).__name__}.")
+    return network.describe()
+
+
+def network_from_description(description: Mapping[str, Any]) -> QNetwork:
+    """Rebuild an (untrained) network from `describe_network` output.
+
+    Args:
+        description: The description dict (``num_parameters`` is checked if present).
+
+    Returns:
+        A freshly initialised network with the same architecture and state-dict keys.
+
+    Raises:
+        ValueError: On missing keys or a parameter-count mismatch.
+    """
+    required = ("kind", "observation_shape", "n_actions", "convs", "hidden_sizes", "dueling")
+    missing = [k for k in required if k not in description]
+    if missing:
+        raise ValueError(f"Network description lacks {missing}; got keys {sorted(description)}.")
+    network = QNetwork(
+        description["observation_shape"],
+        int(description["n_actions"]),
+        kind=str(description["kind"]),
+        convs=[tuple(c) for c in description["convs"]],
+        hidden_sizes=description["hidden_sizes"],
+        dueling=bool(description["dueling"]),
+        scale_inputs=bool(description.get("scale_inputs", False)),
+    )
+    expected = description.get("num_parameters")
+    if expected is not None and expected != network.describe()["num_parameters"]:
+        raise ValueError(
+            f"Network description says {expected} parameters but the rebuilt network has "
+            f"{network.describe()['num_parameters']}; the description is inconsistent."
+        )
+    return network

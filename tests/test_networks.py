@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from dqn_agents.config import DQNConfig
+from dqn_agents.networks import (
+    QNetwork,
+    build_q_network,
+    describe_network,
+    network_from_description,
+)
+
+IMAGE = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+
+
+def shapes(net: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def test_nature_layout() -> None:
+    net = build_q_network(IMAGE, 6, DQNConfig())
+    assert net.kind == "nature"
+    assert shapes(net) == {
+        "features.0.weight": (32, 4, 8, 8),
+        "features.0.bias": (32,),
+        "features.2.weight": (64, 32, 4, 4),
+        "features.2.bias": (64,),
+        "features.4.weight": (64, 64, 3, 3),
+        "features.4.bias": (64,),
+        "fc.0.weight": (512, 3136),
+        "fc.0.bias": (512,),
+        "head.weight": (6, 512),
+        "head.bias": (6,),
+    }
+    out = net(torch.zeros(3, 4, 84, 84, dtype=torch.uint8))
+    assert out.shape == (3, 6) and out.dtype == torch.float32
+
+
+def test_mnih2013_layout() -> None:
+    net = build_q_network(IMAGE, 4, DQNConfig(network="mnih2013"))
+    assert shapes(net) == {
+        "features.0.weight": (16, 4, 8, 8),
+        "features.0.bias": (16,),
+        "features.2.weight": (32, 16, 4, 4),
+        "features.2.bias": (32,),
+        "fc.0.weight": (256, 2592),
+        "fc.0.bias": (256,),
+        "head.weight": (4, 256),
+        "head.bias": (4,),
+    }
+
+
+def test_uint8_scaled_inside_forward() -> None:
+    net = build_q_network(IMAGE, 3)
+    x = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    manual = net.head(net.fc(net.features(x.float() / 255.0)))
+    torch.testing.assert_close(net(x), manual, rtol=0, atol=0)
+
+
+def test_mlp_and_dueling() -> None:
+    space = gym.spaces.Box(-1, 1, (4,), np.float32)
+    net = build_q_network(space, 2, DQNConfig(mlp_hidden_sizes=(120, 84)))
+    assert net.kind == "mlp" and not net.scale_inputs
+    assert list(shapes(net)) == [
+        "fc.0.weight",
+        "fc.0.bias",
+        "fc.2.weight",
+        "fc.2.bias",
+        "head.weight",
+        "head.bias",
+    ]
+    duel = build_q_network(space, 3, DQNConfig(dueling=True, mlp_hidden_sizes=(8,)))
+    assert set(shapes(duel)) == {
+        "value.0.weight",
+        "value.0.bias",
+        "value.2.weight",
+        "value.2.bias",
+        "advantage.0.weight",
+        "advantage.0.bias",
+        "advantage.2.weight",
+        "advantage.2.bias",
+    }
+    x = torch.randn(5, 4)
+    q = duel(x)
+    feats = duel.features(x)
+    adv = duel.advantage(feats)
+    # Q - mean(Q) == A - mean(A), and mean(Q) == V.
+    torch.testing.assert_close(q.mean(dim=1, keepdim=True), duel.value(feats))
+    torch.testing.assert_close(q - q.mean(1, keepdim=True), adv - adv.mean(1, keepdim=True))
+
+
+def test_description_roundtrip() -> None:
+    for cfg in (DQNConfig(), DQNConfig(network="mnih2013", dueling=True)):
+        net = build_q_network(IMAGE, 5, cfg)
+        desc = json.loads(json.dumps(describe_network(net)))
+        again = network_from_description(desc)
+        assert isinstance(again, QNetwork)
+        assert shapes(again) == shapes(net)
+        again.load_state_dict(net.state_dict())
+        x = torch.randint(0, 256, (1, 4, 84, 84), dtype=torch.uint8)
+        torch.testing.assert_close(again(x), net(x))
+    with pytest.raises(ValueError, match="lacks"):
+        network_from_description({"kind": "nature"})
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="needs image observations"):
+        build_q_network((4,), 2, DQNConfig(network="nature"))
+    with pytest.raises(ValueError, match="too small"):
+        build_q_network((4, 20, 20), 2, DQNConfig(network="nature"))
+    # A shape tuple works too; dtype defaults to uint8 for 3-D shapes.
+    assert build_q_network((4, 84, 84), 2).scale_inputs
