@@ -28,7 +28,7 @@ def field_docs(source: str, class_name: str = "DQNConfig") -> dict[str, str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ClassDef) and node.name == class_name:
             body = node.body
-            for stmt, nxt in zip(body, body[1:] + [None], strict=True):
+            for stmt, nxt in zip(body, [*body[1:], None], strict=True):
                 if (
                     isinstance(stmt, ast.AnnAssign)
                     and isinstance(stmt.target, ast.Name)
