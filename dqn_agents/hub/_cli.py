@@ -1,0 +1,83 @@
+"""The ``dqn-agents push`` verb (``dqn_agents.cli`` calls :func:`register`).
+
+Usage::
+
+    dqn-agents push PATH --repo-id ORG/NAME [--episodes N] [--no-video] [--private]
+
+PATH is a model ``.zip`` (``DQN.save``) or a folder in the Hub layout; a folder that
+already holds ``results.json`` and ``README.md`` is published as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register", "run_push"]
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``push`` sub-command to an ``argparse`` sub-parsers object.
+
+    Args:
+        subparsers: What ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns:
+        The ``push`` parser (its ``func`` default is :func:`run_push`).
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "push",
+        help="publish a saved agent on the Hugging Face Hub",
+        description=(
+            "Evaluate a saved agent and publish it (model.safetensors, config.json, "
+            "results.json, README.md model card, replay.mp4) in one commit. A folder that "
+            "already has results.json and README.md is published unchanged."
+        ),
+    )
+    parser.add_argument("path", metavar="PATH", help="model .zip or Hub-layout folder")
+    parser.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="target repo")
+    parser.add_argument(
+        "--episodes", type=int, default=10, metavar="N", help="evaluation games (default 10)"
+    )
+    parser.add_argument("--no-video", action="store_true", help="do not record replay.mp4")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument(
+        "--commit-message", default=None, help="commit title (default: a generic one)"
+    )
+    parser.set_defaults(func=run_push, command="push")
+    return parser
+
+
+def run_push(args: argparse.Namespace) -> int:
+    """Run ``dqn-agents push`` from parsed arguments.
+
+    Args:
+        args: Namespace with ``path``, ``repo_id``, ``episodes``, ``no_video``, ``private``,
+            ``commit_message``.
+
+    Returns:
+        Process exit status: 0 on success, 1 on a Hub error (message on stderr).
+    """
+    from dqn_agents.hub import HubError
+    from dqn_agents.hub.push import DEFAULT_COMMIT_MESSAGE, push_folder
+
+    try:
+        result = push_folder(
+            args.path,
+            args.repo_id,
+            n_eval_episodes=args.episodes,
+            video=not args.no_video,
+            private=args.private,
+            commit_message=args.commit_message or DEFAULT_COMMIT_MESSAGE,
+        )
+    except (HubError, FileNotFoundError, ValueError) as exc:
+        print(f"dqn-agents push: error: {exc}", file=sys.stderr)
+        return 1
+    score = result.mean_reward
+    print(
+        f"Pushed {len(result.files)} files to {result.repo_id} (commit {result.commit_oid})"
+        + (f"; mean reward {score:.2f}" if score is not None else "")
+    )
+    print(result.commit_url)
+    return 0

@@ -1,0 +1,523 @@
+"""Import SB3 and CleanRL DQN models without unpickling anything.
+
+* :func:`from_sb3` reads a Stable-Baselines3 DQN zip (a local file or a Hub repo such as
+  ``sb3/dqn-PongNoFrameskip-v4``). Weights come from the zip's ``policy.pth`` through
+  ``torch.load(..., weights_only=True)`` (PyTorch's restricted unpickler: tensors and
+  plain containers only, no code). Hyperparameters come only from the plain-JSON fields of
+  the zip's ``data`` member; every cloudpickled value (a dict holding ``":serialized:"``)
+  is skipped, as are ``pytorch_variables.pth`` and the optimizer.
+* :func:`from_cleanrl` reads a CleanRL ``dqn_atari.cleanrl_model`` (``torch.save`` of its
+  ``QNetwork`` state dict: ``network.0/2/4`` convolutions, ``network.7`` Linear(3136, 512),
+  ``network.9`` Linear(512, n)) or a ``dqn.py`` MLP, also with ``weights_only=True``.
+
+Both map the weights onto the dqn-agents layout (see :mod:`dqn_agents.networks`), load
+them strictly, and return a :class:`~dqn_agents.DQN` whose ``predict`` picks the same
+actions as the original network on the same observations.
+
+Env ids: ``PongNoFrameskip-v4`` (what both zoos trained on) maps onto our wrapper
+options for SB3's ``AtariWrapper`` / CleanRL's wrapper stack: 30 no-ops, frame skip 4
+with max-pool, episodic life, fire reset, reward clipping, 84x84 grayscale, a stack of 4
+and no sticky actions (v4). SB3 stacks frames channel-last ``(84, 84, 4)`` and
+``VecTransposeImage`` moves the stack to the front for the CNN, oldest frame first: the
+same ``(4, 84, 84)`` order as our observations, so the first convolution copies over as is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from dqn_agents.hub import (
+    HubError,
+    HubFileMissingError,
+    HubIntegrityError,
+    HubUnsafeFileError,
+    require_huggingface_hub,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dqn_agents.agent import DQN
+
+__all__ = [
+    "ATARI_ZOO_WRAPPER_OPTIONS",
+    "cleanrl_state_dict",
+    "from_cleanrl",
+    "from_sb3",
+    "map_layers",
+    "read_sb3_zip",
+    "sb3_env_id_from_repo",
+]
+
+ATARI_ZOO_WRAPPER_OPTIONS: dict[str, Any] = {
+    "noop_max": 30,
+    "frame_skip": 4,
+    "max_pool": True,
+    "screen_size": 84,
+    "grayscale": True,
+    "episodic_life": True,
+    "fire_reset": True,
+    "clip_rewards": True,
+    "frame_stack": 4,
+}
+"""SB3 ``AtariWrapper`` + ``VecFrameStack(4)`` and CleanRL's ``dqn_atari.py`` stack, in our
+wrapper options (sticky actions come from the id: 0 for ``NoFrameskip-v4``)."""
+
+_MAX_MEMBER_BYTES = 2 * 1024**3
+# SB3 DQN hyperparameters with the same meaning (and units) as our DQNConfig fields.
+_SB3_PLAIN_FIELDS = (
+    "learning_rate",
+    "buffer_size",
+    "learning_starts",
+    "batch_size",
+    "tau",
+    "gamma",
+    "gradient_steps",
+    "target_update_interval",
+    "exploration_initial_eps",
+    "exploration_final_eps",
+    "exploration_fraction",
+    "max_grad_norm",
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _safe_torch_load(data: bytes, where: str) -> dict[str, torch.Tensor]:
+    """``torch.load`` restricted to tensors (``weights_only=True``), refusing anything else."""
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError) as exc:
+        text = str(exc)
+        if (
+            "weights_only" in text
+            or "Unsupported" in text
+            or isinstance(exc, pickle.UnpicklingError)
+        ):
+            raise HubUnsafeFileError(
+                f"{where} holds more than tensors (a pickle that would import or call code); "
+                f"it was refused and nothing in it ran. Only plain state dicts can be imported. "
+                f"Details: {text.splitlines()[0] if text else type(exc).__name__}"
+            ) from exc
+        raise HubIntegrityError(f"{where} is not a readable PyTorch file ({exc}).") from exc
+    except (EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise HubIntegrityError(f"{where} is truncated or corrupted ({exc}).") from exc
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise HubIntegrityError(
+            f"{where} does not hold a state dict of tensors (got {type(obj).__name__})."
+        )
+    return {str(k): v for k, v in obj.items()}
+
+
+def _layer_indices(state_dict: Mapping[str, torch.Tensor], prefix: str) -> list[int]:
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.weight$")
+    return sorted({int(m.group(1)) for k in state_dict if (m := pattern.match(k))})
+
+
+def map_layers(
+    state_dict: Mapping[str, torch.Tensor], prefixes: list[str]
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Map Sequential layers (in order) onto the dqn-agents layout.
+
+    Convolutions (4-D weights) become ``features.0``, ``features.2``, ...; linear layers
+    become ``fc.0``, ``fc.2``, ... and the last one ``head``.
+
+    Args:
+        state_dict: The source weights.
+        prefixes: Sequential prefixes in forward order, e.g.
+            ``["network."]`` or ``["q_net.features_extractor.cnn.", "q_net.q_net."]``.
+
+    Returns:
+        ``(our_state_dict, info)`` with ``info`` holding ``convs`` (out channels, kernel),
+        ``hidden_sizes``, ``n_actions``, ``in_channels`` / ``in_features``.
+
+    Raises:
+        HubIntegrityError: No layers, or layers that do not chain.
+    """
+    layers: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+    for prefix in prefixes:
+        for index in _layer_indices(state_dict, prefix):
+            key = f"{prefix}{index}"
+            weight, bias = state_dict.get(f"{key}.weight"), state_dict.get(f"{key}.bias")
+            if weight is None or bias is None:
+                raise HubIntegrityError(f"layer {key} has no weight or no bias.")
+            layers.append((key, weight, bias))
+    convs = [layer for layer in layers if layer[1].dim() == 4]
+    linears = [layer for layer in layers if layer[1].dim() == 2]
+    if not linears or len(convs) + len(linears) != len(layers) or layers[: len(convs)] != convs:
+        found = [(k, tuple(w.shape)) for k, w, _ in layers]
+        raise HubIntegrityError(
+            f"Unexpected network layout (layers {found}); expected convolutions then linear "
+            f"layers (Nature CNN or MLP)."
+        )
+    ours: dict[str, torch.Tensor] = {}
+    for i, (_, weight, bias) in enumerate(convs):
+        ours[f"features.{2 * i}.weight"], ours[f"features.{2 * i}.bias"] = weight, bias
+    for i, (_, weight, bias) in enumerate(linears[:-1]):
+        ours[f"fc.{2 * i}.weight"], ours[f"fc.{2 * i}.bias"] = weight, bias
+    ours["head.weight"], ours["head.bias"] = linears[-1][1], linears[-1][2]
+    info: dict[str, Any] = {
+        "convs": [(int(w.shape[0]), int(w.shape[2])) for _, w, _ in convs],
+        "hidden_sizes": [int(w.shape[0]) for _, w, _ in linears[:-1]],
+        "n_actions": int(linears[-1][1].shape[0]),
+        "in_features": int(linears[0][1].shape[1]),
+    }
+    if convs:
+        info["in_channels"] = int(convs[0][1].shape[1])
+    return {k: v.detach().clone().contiguous() for k, v in ours.items()}, info
+
+
+def _network_config(info: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """Our config fields (network kind) and the observation shape implied by the weights."""
+    if info.get("convs"):
+        nature = [(32, 8), (64, 4), (64, 3)]
+        if (
+            list(info["convs"]) != nature
+            or info["hidden_sizes"] != [512]
+            or info["in_features"] != 3136
+        ):
+            raise HubIntegrityError(
+                f"Only the Nature CNN (convs {nature}, fc 3136->512) can be imported; got convs "
+                f"{info['convs']}, hidden {info['hidden_sizes']}, fc input {info['in_features']}."
+            )
+        return {"network": "nature"}, (int(info["in_channels"]), 84, 84)
+    hidden = tuple(info["hidden_sizes"])
+    return {"network": "mlp", "mlp_hidden_sizes": hidden}, (int(info["in_features"]),)
+
+
+def _download_from_repo(repo_id: str, suffix: str, preferred: str | None, token: Any) -> Path:
+    hf = require_huggingface_hub()
+    from dqn_agents.hub.pull import translate_hf_error
+
+    try:
+        files = hf.HfApi().list_repo_files(repo_id, token=token)
+    except Exception as exc:
+        if hf.constants.is_offline_mode() and preferred is not None:
+            files = [preferred]
+        else:
+            raise translate_hf_error(exc, action="list files of", repo_id=repo_id) from exc
+    candidates = [f for f in files if f.endswith(suffix)]
+    if preferred in candidates:
+        candidates = [preferred]
+    if len(candidates) != 1:
+        raise HubFileMissingError(
+            f"{repo_id!r} holds {len(candidates)} '*{suffix}' files ({candidates}); expected "
+            f"exactly one. Download the one you want and pass its local path instead."
+        )
+    try:
+        return Path(hf.hf_hub_download(repo_id, candidates[0], token=token))
+    except Exception as exc:
+        raise translate_hf_error(
+            exc, action=f"download {candidates[0]} from", repo_id=repo_id
+        ) from exc
+
+
+def _is_local(path_or_repo: str | os.PathLike[str]) -> bool:
+    return os.path.exists(os.fspath(path_or_repo))
+
+
+def _agent_from_weights(
+    *,
+    env: Any,
+    env_id: str | None,
+    wrapper_options: dict[str, Any] | None,
+    config_fields: dict[str, Any],
+    state_dict: dict[str, torch.Tensor],
+    info: Mapping[str, Any],
+    device: str,
+    source: str,
+) -> DQN:
+    """Write a Hub-layout folder (config.json + model.safetensors) and load it strictly."""
+    from dqn_agents.config import DQNConfig
+    from dqn_agents.networks import QNetwork
+    from dqn_agents.serialization import library_versions, write_model_folder
+
+    network_fields, obs_shape = _network_config(info)
+    valid = {f.name for f in dataclasses.fields(DQNConfig)}
+    fields = {k: v for k, v in {**config_fields, **network_fields}.items() if k in valid}
+    config = DQNConfig.preset("cleanrl").replace(**fields)
+    image = "in_channels" in info
+    network = QNetwork(
+        obs_shape,
+        int(info["n_actions"]),
+        kind=str(network_fields["network"]),
+        convs=[(32, 8, 4), (64, 4, 2), (64, 3, 1)] if image else (),
+        hidden_sizes=info["hidden_sizes"],
+        scale_inputs=image,
+    )
+    try:
+        network.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        raise HubIntegrityError(f"{source}: weights do not fit the network: {exc}") from exc
+    meta = {
+        "format": "dqn-agents",
+        "format_version": 1,
+        "config": config.to_dict(),
+        "env_id": env_id,
+        "wrapper_options": wrapper_options,
+        "observation_space": (
+            {"shape": list(obs_shape), "dtype": "uint8", "low": 0, "high": 255}
+            if image
+            else {"shape": list(obs_shape), "dtype": "float32"}
+        ),
+        "action_space": {"n": int(info["n_actions"])},
+        "network": network.describe(),
+        "versions": library_versions(),
+        "num_timesteps": int(config_fields.get("num_timesteps", 0) or 0),
+        "imported_from": source,
+    }
+    from dqn_agents.hub.pull import load_folder
+
+    with tempfile.TemporaryDirectory(prefix="dqn-agents-import-") as tmp:
+        write_model_folder(tmp, meta, network.state_dict())
+        return load_folder(tmp, env=env, device=device, source=source)
+
+
+# --------------------------------------------------------------------------- SB3
+
+
+def sb3_env_id_from_repo(name: str) -> str | None:
+    """The env id in an SB3-style repo or file name (``{org}/{algo}-{env}``).
+
+    Example:
+        >>> sb3_env_id_from_repo("sb3/dqn-PongNoFrameskip-v4")
+        'PongNoFrameskip-v4'
+        >>> sb3_env_id_from_repo("dqn-ALE-Pong-v5.zip")
+        'ALE/Pong-v5'
+        >>> sb3_env_id_from_repo("my-model") is None
+        True
+    """
+    base = name.rstrip("/").split("/")[-1]
+    base = base.removesuffix(".zip")
+    match = re.match(r"^(?:qrdqn|dqn)-(.+-v\d+)$", base, flags=re.IGNORECASE)
+    if match is None:
+        return None
+    env_id = match.group(1)
+    if env_id.startswith("ALE-"):
+        env_id = "ALE/" + env_id[len("ALE-") :]
+    return env_id
+
+
+def read_sb3_zip(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read an SB3 DQN zip without unpickling: plain-JSON hyperparameters and the weights.
+
+    Args:
+        path: The ``.zip`` written by SB3's ``model.save``.
+
+    Returns:
+        ``(hyperparameters, policy_state_dict)``. Values SB3 stored cloudpickled (dicts with
+        ``":serialized:"``) are left out.
+
+    Raises:
+        HubIntegrityError: Not an SB3 zip, or truncated.
+        HubUnsafeFileError: ``policy.pth`` holds more than tensors.
+    """
+    spath = os.fspath(path)
+    try:
+        with zipfile.ZipFile(spath) as archive:
+            names = set(archive.namelist())
+            for required in ("data", "policy.pth"):
+                if required not in names:
+                    raise HubIntegrityError(
+                        f"{spath} is not an SB3 model zip: it has no {required!r} member "
+                        f"(members: {sorted(names)})."
+                    )
+            for info in archive.infolist():
+                if info.filename in ("data", "policy.pth") and info.file_size > _MAX_MEMBER_BYTES:
+                    raise HubIntegrityError(
+                        f"{spath}: {info.filename} claims {info.file_size} bytes."
+                    )
+            data_bytes = archive.read("data")
+            policy_bytes = archive.read("policy.pth")
+    except zipfile.BadZipFile as exc:
+        raise HubIntegrityError(f"{spath} is not a readable zip ({exc}).") from exc
+    try:
+        data = json.loads(data_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HubIntegrityError(f"{spath}: the 'data' member is not JSON ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise HubIntegrityError(f"{spath}: the 'data' member is not a JSON object.")
+    plain = {k: v for k, v in data.items() if not (isinstance(v, dict) and ":serialized:" in v)}
+    state_dict = _safe_torch_load(policy_bytes, f"{spath}:policy.pth")
+    return plain, state_dict
+
+
+def from_sb3(
+    path_or_repo_id: str | os.PathLike[str],
+    env: Any = None,
+    *,
+    device: str = "auto",
+    token: str | bool | None = None,
+) -> DQN:
+    """Import an SB3 DQN model (zip file or Hub repo) without unpickling.
+
+    Args:
+        path_or_repo_id: A local SB3 ``.zip`` or a repo id such as
+            ``"sb3/dqn-PongNoFrameskip-v4"`` (its ``*.zip`` is downloaded).
+        env: Env id or instance to attach; default the env id in the repo/file name
+            (SB3's ``{algo}-{env}`` naming).
+        device: Torch device.
+        token: Hub token for a repo id.
+
+    Returns:
+        A :class:`~dqn_agents.DQN` that acts like the SB3 model.
+
+    Raises:
+        HubUnsafeFileError: ``policy.pth`` holds code (refused; nothing ran).
+        HubIntegrityError: Not an SB3 DQN zip, or an unsupported network.
+        ValueError: The env id cannot be inferred and ``env`` was not given.
+
+    Example:
+        >>> agent = from_sb3("sb3/dqn-PongNoFrameskip-v4")  # doctest: +SKIP
+    """
+    source = os.fspath(path_or_repo_id)
+    if _is_local(source):
+        path = Path(source)
+    else:
+        from dqn_agents.hub.pull import _check_repo_id
+
+        _check_repo_id(source)
+        name = source.split("/")[-1]
+        path = _download_from_repo(source, ".zip", f"{name}.zip", token)
+    hyper, policy = read_sb3_zip(path)
+    from dqn_agents.hub.pull import _env_id_of
+
+    env_id = _env_id_of(env) or sb3_env_id_from_repo(source) or sb3_env_id_from_repo(path.name)
+    if env_id is None:
+        raise ValueError(
+            f"Cannot tell which env {source} was trained on (SB3 does not store it as plain "
+            f"data). Pass env='PongNoFrameskip-v4' (or an env instance)."
+        )
+    if any(k.startswith("q_net.features_extractor.cnn.") for k in policy):
+        prefixes = [
+            "q_net.features_extractor.cnn.",
+            "q_net.features_extractor.linear.",
+            "q_net.q_net.",
+        ]
+    else:
+        prefixes = ["q_net.q_net."]
+    online = {k: v for k, v in policy.items() if k.startswith("q_net.")}
+    if not online:
+        raise HubIntegrityError(
+            f"{source}: policy.pth has no 'q_net.*' weights (keys: {sorted(policy)[:6]}...); "
+            f"is this an SB3 DQN model?"
+        )
+    state_dict, info = map_layers(online, prefixes)
+    fields = {k: hyper[k] for k in _SB3_PLAIN_FIELDS if isinstance(hyper.get(k), (int, float))}
+    if isinstance(hyper.get("num_timesteps"), int):
+        fields["num_timesteps"] = hyper["num_timesteps"]
+    return _agent_from_weights(
+        env=env,
+        env_id=env_id,
+        wrapper_options=_zoo_wrapper_options(env_id),
+        config_fields=fields,
+        state_dict=state_dict,
+        info=info,
+        device=device,
+        source=f"SB3 model {source}",
+    )
+
+
+def _zoo_wrapper_options(env_id: str) -> dict[str, Any] | None:
+    try:
+        from dqn_agents.wrappers import is_atari_id
+    except ImportError:  # pragma: no cover
+        return None
+    return dict(ATARI_ZOO_WRAPPER_OPTIONS) if is_atari_id(env_id) else None
+
+
+# --------------------------------------------------------------------------- CleanRL
+
+
+def cleanrl_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a CleanRL ``*.cleanrl_model`` (``torch.save``'d state dict), tensors only.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The state dict (keys ``network.N.weight`` / ``.bias``).
+
+    Raises:
+        HubUnsafeFileError: The file holds more than tensors (refused; nothing ran).
+        HubIntegrityError: Truncated or not a PyTorch file.
+    """
+    spath = os.fspath(path)
+    with open(spath, "rb") as handle:
+        data = handle.read()
+    return _safe_torch_load(data, spath)
+
+
+def from_cleanrl(
+    path_or_repo_id: str | os.PathLike[str],
+    env_id: str | None = None,
+    *,
+    env: Any = None,
+    device: str = "auto",
+    token: str | bool | None = None,
+) -> DQN:
+    """Import a CleanRL DQN model (``dqn_atari.py`` Nature CNN or ``dqn.py`` MLP).
+
+    Args:
+        path_or_repo_id: A local ``*.cleanrl_model`` or a repo id such as
+            ``"cleanrl/PongNoFrameskip-v4-dqn_atari-seed1"``.
+        env_id: The env it was trained on; default from CleanRL's repo naming
+            ``{org}/{env}-{exp_name}-seed{seed}``.
+        env: Env instance (or id) to attach instead of building one.
+        device: Torch device.
+        token: Hub token for a repo id.
+
+    Returns:
+        A :class:`~dqn_agents.DQN` that acts like the CleanRL network.
+
+    Raises:
+        HubUnsafeFileError: The file holds code (refused; nothing ran).
+        HubIntegrityError: Unsupported network layout.
+        ValueError: The env id is unknown.
+    """
+    source = os.fspath(path_or_repo_id)
+    if _is_local(source):
+        path = Path(source)
+    else:
+        from dqn_agents.hub.pull import _check_repo_id
+
+        _check_repo_id(source)
+        path = _download_from_repo(source, ".cleanrl_model", None, token)
+        if env_id is None:
+            match = re.match(r"^(.+-v\d+)-", source.split("/")[-1])
+            env_id = match.group(1) if match else None
+    from dqn_agents.hub.pull import _env_id_of
+
+    env_id = env_id or _env_id_of(env)
+    if env_id is None:
+        raise ValueError(
+            f"Cannot tell which env {source} was trained on: pass env_id='PongNoFrameskip-v4'."
+        )
+    state_dict, info = map_layers(cleanrl_state_dict(path), ["network."])
+    try:
+        from dqn_agents.config import DQNConfig
+
+        base = DQNConfig.preset("cleanrl").to_dict()
+    except (ImportError, HubError):  # pragma: no cover
+        base = {}
+    return _agent_from_weights(
+        env=env if env is not None else None,
+        env_id=env_id,
+        wrapper_options=_zoo_wrapper_options(env_id),
+        config_fields={k: v for k, v in base.items() if k in ("learning_rate", "gamma")},
+        state_dict=state_dict,
+        info=info,
+        device=device,
+        source=f"CleanRL model {source}",
+    )

@@ -1,0 +1,549 @@
+"""Download and load agents from the Hugging Face Hub (or from the local zoo).
+
+:func:`load_from_hub` is what ``DQN.from_pretrained`` and ``dqn-agents evaluate org/repo``
+call. It
+
+1. looks for a shipped agent in the local zoo first (:func:`find_in_zoo`);
+2. otherwise downloads ``config.json`` and ``model.safetensors`` through the
+   ``huggingface_hub`` cache (``hf_hub_download``; ``HF_HUB_OFFLINE=1`` works from the
+   cache), both from the *same* commit, pinned when ``revision`` is given;
+3. checks what it got: the sha256 / git blob id of every file against the ETag the server
+   announced (a corrupted blob is evicted from the cache so the next try downloads it
+   again), the file format (via :mod:`dqn_agents.serialization`), and the env id;
+4. builds the agent with ``DQN.load(folder, env=..., device=...)`` (strict weight loading).
+
+Nothing is ever unpickled: a repo that only holds ``pytorch_model.bin`` / ``*.pkl`` /
+``*.pth`` / an SB3 zip is refused with a :class:`~dqn_agents.hub.HubUnsafeFileError`
+before any of those files is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dqn_agents.hub import (
+    HubAuthError,
+    HubConnectionError,
+    HubEnvMismatchError,
+    HubError,
+    HubFileMissingError,
+    HubIntegrityError,
+    HubRepoNotFoundError,
+    HubRevisionNotFoundError,
+    HubUnsafeFileError,
+    require_huggingface_hub,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dqn_agents.agent import DQN
+
+__all__ = [
+    "ZOO_ENV_VAR",
+    "ZOO_ORG",
+    "download_model",
+    "find_in_zoo",
+    "load_folder",
+    "load_from_hub",
+]
+
+logger = logging.getLogger(__name__)
+
+ZOO_ORG = "dqn-agents"
+"""The Hub organisation whose agents may ship in the local zoo."""
+ZOO_ENV_VAR = "DQN_AGENTS_ZOO"
+"""Environment variable: extra zoo folders (``os.pathsep``-separated), searched first."""
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+REQUIRED_FILES = (CONFIG_NAME, WEIGHTS_NAME)
+PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".pth", ".pt", ".ckpt", ".cleanrl_model", ".zip")
+_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+
+
+# --------------------------------------------------------------------------- zoo
+
+
+def _zoo_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get(ZOO_ENV_VAR, "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parents[2] / "zoo")
+    return dirs
+
+
+def find_in_zoo(repo_id: str) -> Path | None:
+    """Find a shipped agent for ``repo_id`` in the local zoo.
+
+    The zoo holds agents of the ``dqn-agents`` organisation in Hub layout, one folder per
+    repo named like the repo without its organisation (``zoo/dqn-Pong-v5`` for
+    ``dqn-agents/dqn-Pong-v5``). Folders listed in ``$DQN_AGENTS_ZOO`` are searched
+    first, then ``zoo/`` at the project root. Repos of other organisations are never
+    served from the zoo.
+
+    Args:
+        repo_id: ``"dqn-agents/<name>"`` or ``"<name>"``.
+
+    Returns:
+        The folder (holding ``config.json`` and ``model.safetensors``), or ``None``.
+
+    Example:
+        >>> find_in_zoo("someone-else/dqn-Pong-v5") is None
+        True
+    """
+    org, _, name = repo_id.rpartition("/")
+    if org not in ("", ZOO_ORG) or not name or name.startswith("."):
+        return None
+    for base in _zoo_dirs():
+        folder = base / name
+        if all((folder / f).is_file() for f in REQUIRED_FILES):
+            return folder
+    return None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _status_of(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _server_message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    message = headers.get("X-Error-Message") if headers is not None else None
+    return f' (server said: "{message}")' if message else ""
+
+
+def translate_hf_error(
+    exc: BaseException, *, action: str, repo_id: str, revision: str | None = None
+) -> HubError:
+    """Map a ``huggingface_hub``/``httpx`` exception onto a :class:`HubError` subclass.
+
+    Args:
+        exc: What the client raised.
+        action: What we were doing ("download config.json from", "push to").
+        repo_id: The repo.
+        revision: The revision asked for, if any.
+
+    Returns:
+        The error to raise (``raise translate_hf_error(...) from exc``).
+    """
+    hf = require_huggingface_hub()
+    errors = hf.errors
+    rev = f" at revision {revision!r}" if revision else ""
+    where = f"{action} {repo_id!r}{rev}"
+    status = _status_of(exc)
+    detail = _server_message(exc)
+    cause = exc.__cause__ if isinstance(exc, ValueError) and exc.__cause__ else None
+    if cause is not None and _status_of(cause) is not None:
+        return translate_hf_error(cause, action=action, repo_id=repo_id, revision=revision)
+    if status in (401, 403) or isinstance(exc, errors.GatedRepoError):
+        return HubAuthError(
+            f"Could not {where}: the server answered HTTP {status}{detail}. Log in with "
+            f"`hf auth login` or set HF_TOKEN to a token that can access this repo."
+        )
+    if isinstance(exc, errors.RevisionNotFoundError):
+        return HubRevisionNotFoundError(
+            f"Could not {where}: the repo has no revision {revision!r}{detail}. Use a branch "
+            f"name or a full commit sha that exists (see the repo's commit history)."
+        )
+    if isinstance(exc, errors.RepositoryNotFoundError):
+        return HubRepoNotFoundError(
+            f"Could not {where}: repository not found (HTTP {status}){detail}. Check the "
+            f"spelling (org/name); if the repo is private, log in with `hf auth login`."
+        )
+    if isinstance(exc, errors.EntryNotFoundError):
+        offline = isinstance(exc, errors.LocalEntryNotFoundError)
+        hint = (
+            "The file is not in the local cache and the Hub could not be reached (or "
+            "HF_HUB_OFFLINE=1 is set): connect once to download it."
+            if offline
+            else "The repo does not hold it: is this a dqn-agents model repo?"
+        )
+        if offline and exc.__cause__ is not None and _status_of(exc.__cause__) is None:
+            hint += f" Underlying error: {exc.__cause__!r}."
+        return HubFileMissingError(f"Could not {where}: file not found. {hint}")
+    if isinstance(exc, errors.HfHubHTTPError):
+        return HubConnectionError(
+            f"Could not {where}: the server answered HTTP {status}{detail}. Try again later."
+        )
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)) or type(exc).__module__.startswith(
+        ("httpx", "httpcore", "requests", "urllib3")
+    ):
+        return HubConnectionError(
+            f"Could not {where}: the network failed ({type(exc).__name__}: {exc}). Nothing "
+            f"partial was kept; check the connection and try again."
+        )
+    return HubError(f"Could not {where}: {type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------- integrity
+
+
+def _git_blob_sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    digest.update(b"blob %d\0" % path.stat().st_size)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _evict(path: Path) -> None:
+    """Remove a cached file: the snapshot link and the blob it points to."""
+    blob = path.resolve()
+    for victim in (path, blob):
+        try:
+            victim.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def verify_cached_file(path: Path, *, repo_id: str) -> None:
+    """Check a file in the ``huggingface_hub`` cache against the ETag it was stored under.
+
+    The cache names each blob by the ETag the server announced: the sha256 for LFS files,
+    the git blob sha1 for regular files. A mismatch means the bytes were corrupted in
+    transit or on disk; the entry is evicted so that the next call downloads it again.
+
+    Args:
+        path: A file under ``snapshots/<sha>/``.
+        repo_id: For the error message.
+
+    Raises:
+        HubIntegrityError: The content does not match its ETag.
+    """
+    blob_name = path.resolve().name
+    if _SHA256.fullmatch(blob_name):
+        actual, kind = _sha256(path), "sha256"
+    elif _SHA1.fullmatch(blob_name):
+        actual, kind = _git_blob_sha1(path), "git blob sha1"
+    else:  # not a cache blob (a local folder, or a cache without symlinks): nothing to check
+        return
+    if actual != blob_name:
+        _evict(path)
+        raise HubIntegrityError(
+            f"{path.name} downloaded from {repo_id!r} is corrupted or truncated: its {kind} is "
+            f"{actual} but the server announced {blob_name}. The bad copy was removed from the "
+            f"cache; try again (if it persists, the repo or a proxy serves damaged files)."
+        )
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _check_repo_id(repo_id: str) -> None:
+    if not isinstance(repo_id, str) or not _REPO_ID.fullmatch(repo_id):
+        raise ValueError(
+            f"repo_id must look like 'org/name' (letters, digits, '-', '_', '.'), got {repo_id!r}."
+        )
+
+
+@contextmanager
+def _hf_errors(action: str, repo_id: str, revision: str | None) -> Iterator[None]:
+    try:
+        yield
+    except HubError:
+        raise
+    except Exception as exc:
+        raise translate_hf_error(exc, action=action, repo_id=repo_id, revision=revision) from exc
+
+
+def _list_files(repo_id: str, revision: str | None, token: str | bool | None) -> list[str] | None:
+    """The repo's file list, or None when it cannot be fetched (offline, errors)."""
+    hf = require_huggingface_hub()
+    if hf.constants.is_offline_mode():
+        return None
+    try:
+        files: list[str] = hf.HfApi().list_repo_files(repo_id, revision=revision, token=token)
+    except Exception:  # only used to improve an error message
+        return None
+    return files
+
+
+def _refuse_or_missing(
+    repo_id: str, revision: str | None, token: str | bool | None, missing: str, exc: BaseException
+) -> HubError:
+    """Explain a missing model file: pickles only (refused), an SB3/CleanRL repo, or missing."""
+    files = _list_files(repo_id, revision, token)
+    if files is not None:
+        pickles = sorted(f for f in files if f.lower().endswith(PICKLE_SUFFIXES))
+        if pickles:
+            sb3 = [f for f in pickles if f.endswith(".zip")]
+            cleanrl = [f for f in pickles if f.endswith(".cleanrl_model")]
+            hint = (
+                "It looks like an SB3 model: use dqn_agents.hub.from_sb3(repo_id), which reads "
+                "the weights without unpickling."
+                if sb3
+                else "It looks like a CleanRL model: use dqn_agents.hub.from_cleanrl(repo_id, "
+                "env_id=...)."
+                if cleanrl
+                else "Ask the author to publish safetensors weights (model.safetensors)."
+            )
+            return HubUnsafeFileError(
+                f"{repo_id!r} has no {missing}; it holds pickle-format files {pickles}. "
+                f"dqn-agents never unpickles (loading a pickle can run arbitrary code), so they "
+                f"were not downloaded. {hint}"
+            )
+        return HubFileMissingError(
+            f"{repo_id!r}{' at ' + repr(revision) if revision else ''} has no {missing} (it holds "
+            f"{sorted(files)}); a dqn-agents model repo needs {list(REQUIRED_FILES)}. Push it "
+            f"with agent.push_to_hub(...) or `dqn-agents push`."
+        )
+    return translate_hf_error(
+        exc, action=f"download {missing} from", repo_id=repo_id, revision=revision
+    )
+
+
+def _download(
+    repo_id: str,
+    filename: str,
+    *,
+    revision: str | None,
+    cache_dir: str | os.PathLike[str] | None,
+    token: str | bool | None,
+) -> Path:
+    hf = require_huggingface_hub()
+    try:
+        path = hf.hf_hub_download(
+            repo_id, filename, revision=revision, cache_dir=cache_dir, token=token
+        )
+    except HubError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, hf.errors.EntryNotFoundError) and not isinstance(
+            exc, hf.errors.LocalEntryNotFoundError
+        ):
+            raise _refuse_or_missing(repo_id, revision, token, filename, exc) from exc
+        raise translate_hf_error(
+            exc, action=f"download {filename} from", repo_id=repo_id, revision=revision
+        ) from exc
+    result = Path(path)
+    verify_cached_file(result, repo_id=repo_id)
+    return result
+
+
+def download_model(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    token: str | bool | None = None,
+    use_zoo: bool = True,
+) -> Path:
+    """Download a dqn-agents model (``config.json`` + ``model.safetensors``) to the cache.
+
+    Both files come from the same commit: ``config.json`` is fetched at ``revision`` (default
+    the ``main`` branch), then the weights at the commit sha that resolved to. Each file is
+    checked against its announced sha256 / git blob id.
+
+    Args:
+        repo_id: ``"org/name"`` on the Hub (or the server named by ``HF_ENDPOINT``).
+        revision: Branch, tag or full commit sha to pin; ``None`` for the latest ``main``.
+        cache_dir: The ``huggingface_hub`` cache folder (default ``$HF_HOME/hub``).
+        token: A token, ``False`` for none, ``None`` for the usual places (``HF_TOKEN``,
+            ``hf auth login``).
+        use_zoo: Look in the local zoo first (only when ``revision`` is None).
+
+    Returns:
+        A folder holding at least ``config.json`` and ``model.safetensors`` (a snapshot
+        folder of the cache, or a zoo folder).
+
+    Raises:
+        HubRepoNotFoundError: No such repo (or not visible with this token).
+        HubRevisionNotFoundError: No such revision.
+        HubFileMissingError: A needed file is not in the repo, or not in the cache offline.
+        HubUnsafeFileError: The repo only has pickle-format weights.
+        HubAuthError: The server refused the credentials.
+        HubConnectionError: The network failed; nothing partial was kept.
+        HubIntegrityError: A file did not match its checksum (evicted from the cache).
+    """
+    _check_repo_id(repo_id)
+    if use_zoo and revision is None:
+        zoo = find_in_zoo(repo_id)
+        if zoo is not None:
+            logger.info("Loading %s from the local zoo at %s", repo_id, zoo)
+            return zoo
+    config_path = _download(
+        repo_id, CONFIG_NAME, revision=revision, cache_dir=cache_dir, token=token
+    )
+    snapshot = config_path.parent
+    commit = snapshot.name if _SHA1.fullmatch(snapshot.name) else revision
+    weights_path = _download(
+        repo_id, WEIGHTS_NAME, revision=commit, cache_dir=cache_dir, token=token
+    )
+    if weights_path.parent != snapshot:  # pragma: no cover - defensive
+        raise HubIntegrityError(
+            f"{repo_id!r}: config.json and model.safetensors resolved to different commits "
+            f"({snapshot.name} vs {weights_path.parent.name}); try again."
+        )
+    return snapshot
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _env_id_of(env: Any) -> str | None:
+    if env is None:
+        return None
+    if isinstance(env, str):
+        return env
+    for candidate in (env, getattr(env, "unwrapped", None)):
+        spec = getattr(candidate, "spec", None)
+        env_id = getattr(spec, "id", None)
+        if isinstance(env_id, str):
+            return env_id
+    return None
+
+
+def _same_env(trained: str, given: str) -> bool:
+    """Whether two env ids name the same task (Atari ids compare by game)."""
+    if trained == given:
+        return True
+    try:
+        from dqn_agents.wrappers import is_atari_id, resolve_env_id
+
+        if is_atari_id(trained) and is_atari_id(given):
+            return bool(resolve_env_id(trained).game == resolve_env_id(given).game)
+    except (ImportError, ValueError, AttributeError):
+        pass
+
+    def base(env_id: str) -> str:
+        name = env_id.split("/")[-1]
+        name = re.sub(r"-v\d+$", "", name)
+        return name.removesuffix("NoFrameskip").removesuffix("Deterministic").lower()
+
+    return base(trained) == base(given) and (
+        "/" in trained or "/" in given or "NoFrameskip" in trained + given
+    )
+
+
+def check_env_matches(meta: dict[str, Any], env: Any, *, source: str) -> None:
+    """Refuse an ``env`` for another task than the one the model was trained on.
+
+    Args:
+        meta: The model's ``config.json``.
+        env: An env id or env instance (or ``None``: nothing to check).
+        source: Where the model came from, for the message.
+
+    Raises:
+        HubEnvMismatchError: The env ids name different games/tasks.
+    """
+    trained = meta.get("env_id")
+    given = _env_id_of(env)
+    if not isinstance(trained, str) or given is None:
+        return
+    if not _same_env(trained, given):
+        raise HubEnvMismatchError(
+            f"{source} was trained on {trained!r} but env={given!r} was given. Pass an env of "
+            f"the same game (or env=None to build {trained!r} from the model's config)."
+        )
+
+
+def load_folder(
+    folder: str | os.PathLike[str],
+    *,
+    env: Any = None,
+    device: str = "auto",
+    source: str | None = None,
+) -> DQN:
+    """Validate a Hub-layout folder and build the agent from it (strict weight loading).
+
+    Args:
+        folder: Holds ``config.json`` + ``model.safetensors``.
+        env: Optional env id or instance to attach (must be the model's task).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        source: Where the folder came from (repo id), for error messages.
+
+    Returns:
+        The agent.
+
+    Raises:
+        HubIntegrityError: Invalid or inconsistent files (config vs weights shapes).
+        HubUnsafeFileError: Pickle-format files in place of the model.
+        HubEnvMismatchError: ``env`` is for another game.
+    """
+    from dqn_agents.agent import DQN
+    from dqn_agents.serialization import ModelFormatError, read_model_folder
+
+    where = source or os.fspath(folder)
+    try:
+        meta, state_dict = read_model_folder(folder)
+    except ModelFormatError as exc:
+        if "pickle" in str(exc):
+            raise HubUnsafeFileError(f"{where}: {exc}") from exc
+        raise HubIntegrityError(f"{where}: the downloaded model is not valid: {exc}") from exc
+    del state_dict  # validated here; DQN.load reads it again
+    check_env_matches(meta, env, source=where)
+    try:
+        return DQN.load(folder, env=env, device=device)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, HubError):
+            raise
+        raise HubIntegrityError(
+            f"{where}: config.json and model.safetensors do not fit together, or do not fit "
+            f"the env ({type(exc).__name__}: {exc}). The repo is inconsistent: re-push it "
+            f"from a saved agent."
+        ) from exc
+
+
+def load_from_hub(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    env: Any = None,
+    device: str = "auto",
+    cache_dir: str | os.PathLike[str] | None = None,
+    token: str | bool | None = None,
+) -> DQN:
+    """Load a DQN agent from the Hub (or the local zoo): what ``DQN.from_pretrained`` calls.
+
+    Args:
+        repo_id: ``"org/name"``. Agents of the ``dqn-agents`` org that ship in the local
+            zoo are loaded from disk, with no network (see :func:`find_in_zoo`).
+        revision: Branch, tag or commit sha to pin (skips the zoo).
+        env: Env id or instance to attach; must be the model's task. ``None`` builds the
+            env recorded in the model's config when needed.
+        device: Torch device for the networks.
+        cache_dir: ``huggingface_hub`` cache folder.
+        token: Token (``None``: ``HF_TOKEN`` or the ``hf auth login`` cache).
+
+    Returns:
+        The agent, ready to ``predict`` / ``evaluate``.
+
+    Raises:
+        HubError: A subclass saying what went wrong (see :func:`download_model`), plus
+            :class:`~dqn_agents.hub.HubIntegrityError` / ``HubEnvMismatchError`` from the
+            consistency checks.
+
+    Example:
+        >>> from dqn_agents import DQN  # doctest: +SKIP
+        >>> agent = DQN.from_pretrained("dqn-agents/dqn-Pong-v5")  # doctest: +SKIP
+    """
+    folder = download_model(repo_id, revision=revision, cache_dir=cache_dir, token=token)
+    source = f"{repo_id!r}" + (f" at {revision!r}" if revision else "")
+    return load_folder(folder, env=env, device=device, source=source)
+
+
+def missing_files(
+    folder: str | os.PathLike[str], names: Sequence[str] = REQUIRED_FILES
+) -> list[str]:
+    """Names of ``names`` not present as files in ``folder``."""
+    base = Path(folder)
+    return [n for n in names if not (base / n).is_file()]

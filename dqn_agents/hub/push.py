@@ -1,0 +1,331 @@
+"""Publish agents on the Hugging Face Hub: one commit, safetensors + JSON + card + video.
+
+:func:`push_to_hub` (what ``agent.push_to_hub`` calls) evaluates the agent on full games
+(raw scores), then commits in one go:
+
+* ``model.safetensors`` and ``config.json`` (what ``DQN.load`` needs),
+* ``results.json`` (``mean_reward``, ``std_reward``, ``n_eval_episodes``,
+  ``is_deterministic``, ``eval_datetime``, env id, wrapper options),
+* ``README.md``, a model card with the ``model-index`` block the Hub's RL leaderboards read,
+* ``replay.mp4`` of one evaluation game, when the ``video`` extra (imageio + imageio-ffmpeg)
+  is installed.
+
+:func:`push_folder` is what ``dqn-agents push PATH`` calls: PATH is a model ``.zip`` or a
+folder in the Hub layout; a folder that already holds ``results.json`` and ``README.md``
+(a zoo entry) is published unchanged.
+
+Everything goes through ``huggingface_hub`` (``HfApi.create_repo`` / ``create_commit``);
+the token comes from its usual places and is never logged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dqn_agents.hub import (
+    HubAuthError,
+    HubError,
+    HubRepoNotFoundError,
+    HubRevisionNotFoundError,
+    HubUnsafeFileError,
+    HubUploadError,
+    require_huggingface_hub,
+)
+from dqn_agents.hub.card import build_model_card, build_results, hardware_info
+from dqn_agents.hub.pull import REQUIRED_FILES, translate_hf_error
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dqn_agents.agent import DQN
+
+__all__ = ["ALLOWED_SUFFIXES", "PushResult", "push_folder", "push_to_hub", "video_available"]
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_SUFFIXES = (
+    ".safetensors",
+    ".json",
+    ".md",
+    ".mp4",
+    ".gif",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".txt",
+    ".csv",
+    ".yaml",
+    ".yml",
+)
+"""File types a pushed folder may hold: no pickles, no archives, no code."""
+VIDEO_NAME = "replay.mp4"
+DEFAULT_COMMIT_MESSAGE = "Upload DQN agent with dqn-agents"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push created.
+
+    Attributes:
+        repo_id: The repo pushed to.
+        commit_oid: The 40-hex sha of the new commit.
+        commit_url: Its URL.
+        files: The paths committed.
+        results: The ``results.json`` content (empty when a folder was pushed unchanged
+            and had none).
+    """
+
+    repo_id: str
+    commit_oid: str
+    commit_url: str
+    files: tuple[str, ...]
+    results: dict[str, Any]
+
+    @property
+    def mean_reward(self) -> float | None:
+        """Mean raw game score on the card, if known."""
+        value = self.results.get("mean_reward")
+        return float(value) if value is not None else None
+
+
+def video_available() -> bool:
+    """Whether the ``video`` extra (imageio + imageio-ffmpeg) is installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("imageio", "imageio_ffmpeg"))
+
+
+def _check_folder_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, folder))
+    bad = [
+        p.relative_to(folder).as_posix() for p in files if p.suffix.lower() not in ALLOWED_SUFFIXES
+    ]
+    if bad:
+        raise HubUnsafeFileError(
+            f"{folder} holds files dqn-agents does not publish: {bad}. Only safetensors, JSON, "
+            f"markdown and media ({', '.join(ALLOWED_SUFFIXES)}) are pushed, never pickles or "
+            f"archives: remove them, or push a folder written by agent.save_pretrained()."
+        )
+    return files
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _upload(
+    folder: Path,
+    repo_id: str,
+    *,
+    private: bool,
+    commit_message: str,
+    token: str | bool | None,
+    revision: str | None,
+) -> tuple[str, str, tuple[str, ...]]:
+    """Create the repo (if needed) and commit every file of ``folder`` in one commit."""
+    hf = require_huggingface_hub()
+    files = _check_folder_files(folder)
+    api = hf.HfApi()
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, token=token)
+        operations = [
+            hf.CommitOperationAdd(
+                path_in_repo=p.relative_to(folder).as_posix(), path_or_fileobj=str(p)
+            )
+            for p in files
+        ]
+        info = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=commit_message,
+            token=token,
+            revision=revision,
+        )
+    except HubError:
+        raise
+    except Exception as exc:
+        error = translate_hf_error(exc, action="push to", repo_id=repo_id, revision=revision)
+        if isinstance(error, (HubAuthError, HubRepoNotFoundError, HubRevisionNotFoundError)):
+            raise error from exc
+        raise HubUploadError(
+            f"{error} The server did not confirm a commit: nothing was published to {repo_id!r}."
+        ) from exc
+    paths = tuple(op.path_in_repo for op in operations)
+    logger.info("Pushed %d files to %s (commit %s)", len(paths), repo_id, info.oid)
+    return str(info.oid), str(info.commit_url), paths
+
+
+def _evaluate(agent: DQN, eval_env: Any, n_eval_episodes: int, video_path: Path | None) -> Any:
+    kwargs: dict[str, Any] = {"env": eval_env, "deterministic": True}
+    if video_path is not None:
+        kwargs["video_path"] = os.fspath(video_path)
+    return agent.evaluate(n_eval_episodes, **kwargs)
+
+
+def push_to_hub(
+    agent: DQN,
+    repo_id: str,
+    *,
+    eval_env: Any = None,
+    n_eval_episodes: int = 10,
+    video: bool = True,
+    private: bool = False,
+    commit_message: str = DEFAULT_COMMIT_MESSAGE,
+    token: str | bool | None = None,
+    revision: str | None = None,
+) -> PushResult:
+    """Evaluate ``agent`` and publish it to ``repo_id`` in one commit.
+
+    Args:
+        agent: A trained :class:`~dqn_agents.DQN`.
+        repo_id: ``"org/name"``; created if missing.
+        eval_env: Env (id or instance) for the evaluation; default the agent's env id.
+            For the video it must render ``rgb_array`` frames (ids are made that way).
+        n_eval_episodes: Full games to play (raw scores).
+        video: Record ``replay.mp4`` of one evaluation game (needs the ``video`` extra;
+            skipped with a log line when it is not installed).
+        private: Create the repo private.
+        commit_message: The commit title.
+        token: Token; ``None`` reads ``HF_TOKEN`` / the ``hf auth login`` cache.
+        revision: Branch to commit to (default ``main``).
+
+    Returns:
+        :class:`PushResult` with the commit sha and the results.
+
+    Raises:
+        HubAuthError: The server refused the token.
+        HubUploadError: The upload or commit failed (nothing was committed).
+        HubError: Another failure, explained.
+
+    Example:
+        >>> agent.push_to_hub("my-org/dqn-CartPole-v1", n_eval_episodes=5)  # doctest: +SKIP
+    """
+    require_huggingface_hub()
+    if n_eval_episodes < 1:
+        raise ValueError(f"n_eval_episodes must be >= 1, got {n_eval_episodes}.")
+    with tempfile.TemporaryDirectory(prefix="dqn-agents-push-") as tmp:
+        folder = Path(tmp)
+        agent.save_pretrained(folder)
+        meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        want_video = video and video_available()
+        if video and not want_video:
+            logger.info(
+                'No replay video: install the video extra (pip install "dqn-agents[video]").'
+            )
+        video_path = folder / VIDEO_NAME if want_video else None
+        result = _evaluate(agent, eval_env, n_eval_episodes, video_path)
+        env_id = _eval_env_id(eval_env) or meta.get("env_id")
+        results = build_results(
+            env_id=env_id,
+            mean_reward=float(result.mean),
+            std_reward=float(result.std),
+            n_eval_episodes=n_eval_episodes,
+            is_deterministic=True,
+            wrapper_options=meta.get("wrapper_options"),
+            scores=[float(s) for s in result.scores],
+            episode_lengths=[int(n) for n in getattr(result, "lengths", [])] or None,
+        )
+        (folder / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+        has_video = (
+            video_path is not None and video_path.is_file() and video_path.stat().st_size > 0
+        )
+        if video_path is not None and not has_video:
+            video_path.unlink(missing_ok=True)
+        card = build_model_card(
+            meta, results, repo_id, hardware=hardware_info(), has_video=has_video
+        )
+        (folder / "README.md").write_text(card, encoding="utf-8")
+        oid, url, files = _upload(
+            folder,
+            repo_id,
+            private=private,
+            commit_message=commit_message,
+            token=token,
+            revision=revision,
+        )
+    return PushResult(repo_id, oid, url, files, results)
+
+
+def _eval_env_id(env: Any) -> str | None:
+    from dqn_agents.hub.pull import _env_id_of
+
+    return _env_id_of(env)
+
+
+def push_folder(
+    path: str | os.PathLike[str],
+    repo_id: str,
+    *,
+    n_eval_episodes: int = 10,
+    video: bool = True,
+    private: bool = False,
+    commit_message: str = DEFAULT_COMMIT_MESSAGE,
+    token: str | bool | None = None,
+    eval_env: Any = None,
+) -> PushResult:
+    """Publish a saved model: a ``.zip`` from ``DQN.save`` or a Hub-layout folder.
+
+    A folder that already holds ``results.json`` and ``README.md`` next to
+    ``config.json`` + ``model.safetensors`` (an evaluated zoo entry) is pushed unchanged,
+    after validation. Anything else is loaded, evaluated and pushed like
+    :func:`push_to_hub`.
+
+    Args:
+        path: The model file or folder.
+        repo_id: ``"org/name"``.
+        n_eval_episodes: Games to evaluate (not used for an already-evaluated folder).
+        video: Record ``replay.mp4`` (not used for an already-evaluated folder).
+        private: Create the repo private.
+        commit_message: The commit title.
+        token: Token; ``None`` reads the usual places.
+        eval_env: Evaluation env override.
+
+    Returns:
+        :class:`PushResult`.
+
+    Raises:
+        FileNotFoundError: Nothing at ``path``.
+        HubUnsafeFileError: The folder holds pickles or other unpublishable files.
+        HubError: The upload failed (see :func:`push_to_hub`).
+    """
+    src = Path(path)
+    if not src.exists() and Path(f"{src}.zip").is_file():
+        src = Path(f"{src}.zip")
+    if not src.exists():
+        raise FileNotFoundError(f"No model at {src}: pass a .zip from DQN.save or a folder.")
+    if src.is_dir() and (src / "results.json").is_file() and (src / "README.md").is_file():
+        from dqn_agents.serialization import ModelFormatError, read_model_folder
+
+        try:
+            read_model_folder(src)
+        except ModelFormatError as exc:
+            raise HubError(f"Refusing to push {src}: {exc}") from exc
+        missing = [n for n in REQUIRED_FILES if not (src / n).is_file()]
+        if missing:  # pragma: no cover - read_model_folder already checked
+            raise HubError(f"Refusing to push {src}: missing {missing}.")
+        results = json.loads((src / "results.json").read_text(encoding="utf-8"))
+        oid, url, files = _upload(
+            src,
+            repo_id,
+            private=private,
+            commit_message=commit_message,
+            token=token,
+            revision=None,
+        )
+        return PushResult(repo_id, oid, url, files, results if isinstance(results, dict) else {})
+    from dqn_agents.agent import DQN
+
+    agent = DQN.load(src)
+    return push_to_hub(
+        agent,
+        repo_id,
+        eval_env=eval_env,
+        n_eval_episodes=n_eval_episodes,
+        video=video,
+        private=private,
+        commit_message=commit_message,
+        token=token,
+    )
