@@ -31,17 +31,17 @@ class FakeALE:
     def lives(self) -> int:
         return self._env.lives
 
-    def getScreenDims(self) -> tuple[int, int]:  # noqa: N802 - ALE's name
+    def getScreenDims(self) -> tuple[int, int]:
         return (H, W)
 
-    def getScreenGrayscale(self, out: np.ndarray | None = None) -> np.ndarray:  # noqa: N802
+    def getScreenGrayscale(self, out: np.ndarray | None = None) -> np.ndarray:
         screen = frame_at(self._env.t)
         if out is not None:
             out[...] = screen
             return out
         return screen
 
-    def getScreenRGB(self, out: np.ndarray | None = None) -> np.ndarray:  # noqa: N802
+    def getScreenRGB(self, out: np.ndarray | None = None) -> np.ndarray:
         screen = np.repeat(frame_at(self._env.t)[..., None], 3, axis=2)
         screen[..., 0] //= 2
         if out is not None:
