@@ -1,0 +1,868 @@
+"""Experience replay that stores each Atari frame once.
+
+Two buffers share one interface (``add`` / ``sample`` / ``sample_indices`` /
+``get_batch`` / ``save`` / ``load``); `make_replay_buffer` picks the right one:
+
+* `FrameReplayBuffer` for stacked uint8 images ``(k, H, W)`` (e.g. ``(4, 84, 84)``).
+* `VectorReplayBuffer` for anything else (e.g. CartPole's 4 floats): plain ``obs`` and
+  ``next_obs`` arrays, like SB3's ``ReplayBuffer``.
+
+Memory layout of `FrameReplayBuffer` (Dopamine style)
+-----------------------------------------------------
+A stacked observation ``(f_{t-3}, f_{t-2}, f_{t-1}, f_t)`` shares three of its four
+frames with its neighbours, so storing ``obs`` and ``next_obs`` (SB3's default:
+56,448 bytes per transition at 4x84x84) or even only ``obs`` (SB3's
+``optimize_memory_usage``: 28,224 bytes) stores every frame 8 or 4 times. This buffer
+stores each frame **once**; stacks are rebuilt at sample time by one vectorised gather.
+
+The capacity is split evenly between the ``num_envs`` environment streams (like SB3):
+each stream is a ring of ``env_capacity = capacity // num_envs`` *slots*. Per slot:
+
+| array | dtype / shape | bytes |
+|---|---|---|
+| ``frames`` | uint8 ``(H, W)``: the newest frame of the slot's observation | 7,056 |
+| ``actions`` | int32 | 4 |
+| ``rewards`` | float32 | 4 |
+| ``terminated``, ``truncated``, ``valid`` | bool | 3 |
+| ``ep_pos`` | uint8: frames of the episode before this one, capped at k-1 | 1 |
+| ``pad_mode`` | uint8: how the stack is padded before the episode's first frame | 1 |
+
+= 7,069 bytes per slot at 84x84. A transition ``t`` of an episode sits in slot ``i``:
+``frames[i]`` is the newest frame of ``obs_t``; its ``next_obs`` newest frame is in
+slot ``i + 1``, written ahead by the same ``add`` call, so the newest transition can be
+sampled at once. The stack of slot ``i`` is ``frames[i-k+1 .. i]``, where positions
+before the episode's first frame are replaced by the episode's *padding*:
+
+* ``pad_mode = 0``: zeros (our wrappers, SB3 ``VecFrameStack``, ale-py
+  ``AtariVectorEnv``, gymnasium ``FrameStackObservation(padding_type="zero")``);
+* ``pad_mode = 1``: the episode's first frame repeated (``padding_type="reset"``);
+* anything else: the k-1 padding frames of the reset observation are written into k-1
+  extra slots in front of the episode (marked not ``valid``), so any stack that obeys
+  the shift-by-one frame-stack rule is rebuilt exactly.
+
+Episode ends cost extra slots only where needed: a **termination** needs no next
+observation (the target does not bootstrap), so nothing is stored and the returned
+``next_obs`` of a terminated transition has a zero newest frame (its value is
+multiplied by ``1 - done = 0``). A **truncation** (time limit) bootstraps from the true
+final observation, so its newest frame takes one extra slot (not ``valid``). With
+k-frame stacks that is 7,056 bytes per truncated episode, amortised over the episode.
+
+Sampling draws uniform slots and rejects the few that are not sampleable: padding or
+final-frame slots, the pending slot, slots just ahead of the write cursor whose older
+frames were overwritten, and transitions whose n-step window is not complete yet.
+Reconstructed stacks are byte-identical to the observations that were added
+(``add`` checks the frame-stack rule and raises otherwise, see ``check``).
+
+Trade-offs: sampling costs one gather of ``2 * batch * k`` frames (the same bytes a
+plain buffer copies), plus a few small index computations; ``add`` costs one frame copy
+per environment (plus the check). The buffer does not know about lives, clipping or
+networks: it stores what the environment wrappers produce.
+
+n-step returns are computed at sample time from the stored one-step rewards, so
+``n_step`` and ``gamma`` can be changed on a filled (or loaded) buffer.
+
+Example:
+    >>> import numpy as np, gymnasium as gym
+    >>> space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    >>> buf = make_replay_buffer(space, capacity=1000, num_envs=2)
+    >>> type(buf).__name__
+    'FrameReplayBuffer'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from dqn_agents.functional import n_step_returns
+
+__all__ = [
+    "FrameReplayBuffer",
+    "ReplayBatch",
+    "VectorReplayBuffer",
+    "make_replay_buffer",
+]
+
+_FORMAT = "dqn-agents-replay"
+_FORMAT_VERSION = 1
+_PAD_ZERO = 0
+_PAD_REPEAT = 1
+
+
+class ReplayBatch(NamedTuple):
+    """A minibatch of transitions (numpy arrays, leading dimension = batch size).
+
+    Attributes:
+        obs: Observations ``(B, *obs_shape)`` in the observation dtype (uint8 frames).
+        actions: ``(B,)`` int64 actions.
+        rewards: ``(B,)`` float32 (discounted n-step sums of rewards).
+        next_obs: ``(B, *obs_shape)`` observations to bootstrap from (``n`` steps later,
+            or the true final observation at a truncation).
+        dones: ``(B,)`` float32, 1.0 where the window ends with a *termination* (no
+            bootstrap); time-limit truncations are not dones.
+        discounts: ``(B,)`` float32 bootstrap discounts ``gamma ** k`` (``k`` rewards used).
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    dones: np.ndarray
+    discounts: np.ndarray
+
+
+class _ReplayBase:
+    """Shared bookkeeping: per-env rings, n-step windows, sampling, save/load."""
+
+    kind: str = "base"
+
+    def __init__(
+        self,
+        observation_shape: Sequence[int],
+        observation_dtype: npt.DTypeLike,
+        capacity: int,
+        num_envs: int = 1,
+        n_step: int = 1,
+        gamma: float = 0.99,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
+        if n_step < 1:
+            raise ValueError(f"n_step must be >= 1, got {n_step}.")
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {gamma}.")
+        self.observation_shape = tuple(int(s) for s in observation_shape)
+        self.observation_dtype = np.dtype(observation_dtype)
+        self.num_envs = int(num_envs)
+        self.env_capacity = int(capacity) // self.num_envs
+        self.n_step = int(n_step)
+        self.gamma = float(gamma)
+        c = self.env_capacity
+        self.actions = np.zeros((num_envs, c), dtype=np.int32)
+        self.rewards = np.zeros((num_envs, c), dtype=np.float32)
+        self.terminated = np.zeros((num_envs, c), dtype=bool)
+        self.truncated = np.zeros((num_envs, c), dtype=bool)
+        # slots claimed so far per stream (slots < min(claimed, C) hold data).
+        self.claimed = np.zeros(num_envs, dtype=np.int64)
+        self.head = np.zeros(num_envs, dtype=np.int64)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def capacity(self) -> int:
+        """Total number of slots (``env_capacity * num_envs``)."""
+        return self.env_capacity * self.num_envs
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffer's arrays."""
+        return int(sum(a.nbytes for a in self._arrays().values()))
+
+    def size(self) -> int:
+        """Number of stored transitions (same as ``len(buffer)``)."""
+        return len(self)
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _filled(self) -> npt.NDArray[np.int64]:
+        return np.minimum(self.claimed, self.env_capacity)
+
+    # ------------------------------------------------------------------ batches
+    def allocate_batch(self, batch_size: int) -> ReplayBatch:
+        """Allocate output arrays for `get_batch` (reuse them every update).
+
+        Args:
+            batch_size: Number of transitions.
+
+        Returns:
+            A `ReplayBatch` of uninitialised arrays.
+        """
+        obs_shape = (batch_size, *self.observation_shape)
+        return ReplayBatch(
+            obs=np.empty(obs_shape, dtype=self.observation_dtype),
+            actions=np.empty(batch_size, dtype=np.int64),
+            rewards=np.empty(batch_size, dtype=np.float32),
+            next_obs=np.empty(obs_shape, dtype=self.observation_dtype),
+            dones=np.empty(batch_size, dtype=np.float32),
+            discounts=np.empty(batch_size, dtype=np.float32),
+        )
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
+        """Sample a minibatch uniformly over the stored transitions.
+
+        Args:
+            batch_size: Number of transitions.
+            rng: numpy generator (the same seed gives the same batch).
+
+        Returns:
+            A new `ReplayBatch`.
+
+        Raises:
+            ValueError: If no transition can be sampled yet.
+        """
+        return self.get_batch(self.sample_indices(batch_size, rng))
+
+    def sample_indices(self, batch_size: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+        """Draw flat indices (``env * env_capacity + slot``) of sampleable transitions.
+
+        Args:
+            batch_size: Number of indices.
+            rng: numpy generator.
+
+        Returns:
+            ``(batch_size,)`` int64 indices for `get_batch`.
+
+        Raises:
+            ValueError: If no transition can be sampled yet.
+        """
+        filled = self._filled()
+        total = int(filled.sum())
+        if total == 0 or len(self) == 0:
+            raise ValueError(
+                f"Cannot sample {batch_size} transitions from an empty replay buffer; "
+                "add transitions first (e.g. wait for learning_starts)."
+            )
+        starts = np.cumsum(filled) - filled
+        c = self.env_capacity
+        out = np.empty(batch_size, dtype=np.int64)
+        todo = np.arange(batch_size)
+        for _ in range(64):
+            u = rng.integers(total, size=len(todo))
+            env = np.searchsorted(starts, u, side="right") - 1
+            flat = env * c + (u - starts[env])
+            ok = self._sampleable(flat)
+            out[todo[ok]] = flat[ok]
+            todo = todo[~ok]
+            if len(todo) == 0:
+                return out
+        # Almost nothing is sampleable: draw from the explicit list (rare, O(capacity)).
+        candidates = np.concatenate(
+            [e * c + np.arange(filled[e], dtype=np.int64) for e in range(self.num_envs)]
+        )
+        candidates = candidates[self._sampleable(candidates)]
+        if len(candidates) == 0:
+            raise ValueError(
+                f"No transition can be sampled yet (stored: {len(self)}, n_step: "
+                f"{self.n_step}): add more transitions."
+            )
+        out[todo] = candidates[rng.integers(len(candidates), size=len(todo))]
+        return out
+
+    def _windows(
+        self, flat: npt.NDArray[np.int64]
+    ) -> tuple[
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float32],
+        npt.NDArray[np.int64],
+    ]:
+        c = self.env_capacity
+        env, slot = np.divmod(flat, c)
+        window = env[:, None] * c + (slot[:, None] + np.arange(self.n_step)) % c
+        return n_step_returns(
+            self.rewards.reshape(-1)[window],
+            self.terminated.reshape(-1)[window],
+            self.truncated.reshape(-1)[window],
+            self.gamma,
+        )
+
+    def _window_complete(
+        self, flat: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        env, slot = np.divmod(flat, self.env_capacity)
+        newer = (self.head[env] - 1 - slot) % self.env_capacity
+        return (lengths - 1) <= newer
+
+    def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        raise NotImplementedError
+
+    def get_batch(
+        self, indices: npt.NDArray[np.int64], out: ReplayBatch | None = None
+    ) -> ReplayBatch:
+        """Gather the transitions at ``indices`` (from `sample_indices`).
+
+        Args:
+            indices: Flat indices.
+            out: Preallocated arrays from `allocate_batch` (filled in place and
+                returned), or None to allocate.
+
+        Returns:
+            The batch.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ checks
+    def _check_add(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        n = self.num_envs
+        expected = (n, *self.observation_shape)
+        for name, arr in (("obs", obs), ("next_obs", next_obs)):
+            if arr.shape != expected:
+                raise ValueError(
+                    f"{name} must have shape {expected} (num_envs, *observation_shape), "
+                    f"got {arr.shape}."
+                )
+        for name, arr in (
+            ("actions", actions),
+            ("rewards", rewards),
+            ("terminated", terminated),
+            ("truncated", truncated),
+        ):
+            if arr.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},), got {arr.shape}.")
+
+    # ------------------------------------------------------------------ save / load
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "format": _FORMAT,
+            "format_version": _FORMAT_VERSION,
+            "kind": self.kind,
+            "observation_shape": list(self.observation_shape),
+            "observation_dtype": self.observation_dtype.str,
+            "num_envs": self.num_envs,
+            "env_capacity": self.env_capacity,
+            "n_step": self.n_step,
+            "gamma": self.gamma,
+        }
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {"claimed": self.claimed, "head": self.head}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the buffer to ``path`` as an uncompressed ``.npz`` (numpy) file.
+
+        The content is written to exactly ``path`` whatever its suffix (SB3's
+        ``CheckpointCallback`` names replay files ``*.pkl``; the content is still npz),
+        atomically (temporary file in the same folder, then ``os.replace``). Only the
+        filled prefix of each ring is written.
+
+        Args:
+            path: Destination file.
+        """
+        path = Path(path)
+        filled = int(self._filled().max())
+        arrays: dict[str, Any] = {
+            name: (arr[:, :filled] if arr.ndim >= 2 else arr)
+            for name, arr in self._arrays().items()
+        }
+        arrays.update(self._state_arrays())
+        arrays["meta"] = np.array(json.dumps(self._meta()))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Replace this buffer's content with a file written by `save`.
+
+        The file must come from a buffer of the same kind, observation shape and dtype,
+        ``num_envs`` and ``env_capacity``; ``n_step`` and ``gamma`` are this buffer's
+        (returns are computed at sample time). Never unpickles (``allow_pickle=False``).
+
+        Args:
+            path: File written by `save`.
+
+        Raises:
+            ValueError: If the file is not a replay file (e.g. a pickle), is truncated,
+                or does not match this buffer (the message says received vs expected).
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise ValueError("not an .npz archive")
+                loaded = {name: data[name] for name in data.files}
+        except FileNotFoundError:
+            raise
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(
+                f"{path} is not a readable dqn-agents replay file (numpy .npz written by "
+                f"ReplayBuffer.save; pickles are refused): {exc}"
+            ) from exc
+        if "meta" not in loaded:
+            raise ValueError(f"{path} has no 'meta' entry: not a dqn-agents replay file.")
+        try:
+            meta = json.loads(str(loaded.pop("meta")))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: unreadable 'meta' entry: {exc}") from exc
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{path}: format {meta.get('format')!r}, expected {_FORMAT!r}.")
+        mine = self._meta()
+        for key in ("kind", "observation_shape", "observation_dtype", "num_envs", "env_capacity"):
+            if meta.get(key) != mine[key]:
+                raise ValueError(
+                    f"{path}: replay file has {key}={meta.get(key)!r} but this buffer expects "
+                    f"{mine[key]!r}; create the buffer with matching settings."
+                )
+        filled = int(np.minimum(loaded.get("claimed", np.zeros(1)), self.env_capacity).max())
+        expected: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
+        for name, arr in self._arrays().items():
+            shape = (arr.shape[0], filled, *arr.shape[2:]) if arr.ndim >= 2 else arr.shape
+            expected[name] = (shape, arr.dtype)
+        for name, arr in self._state_arrays().items():
+            expected[name] = (arr.shape, arr.dtype)
+        for name, (shape, dtype) in expected.items():
+            got = loaded.get(name)
+            if got is None:
+                raise ValueError(f"{path}: missing array {name!r} (expected shape {shape}).")
+            if got.shape != shape or got.dtype != dtype:
+                raise ValueError(
+                    f"{path}: array {name!r} has shape {got.shape} and dtype {got.dtype}, "
+                    f"expected {shape} and {dtype}."
+                )
+        extra = set(loaded) - set(expected)
+        if extra:
+            raise ValueError(f"{path}: unexpected arrays {sorted(extra)}.")
+        for name, arr in self._arrays().items():
+            if arr.ndim >= 2:
+                arr[:, :filled] = loaded[name]
+                arr[:, filled:] = 0
+            else:
+                arr[...] = loaded[name]
+        for name, arr in self._state_arrays().items():
+            arr[...] = loaded[name]
+        self._after_load()
+
+    def _after_load(self) -> None:
+        """Recompute derived state after `load`."""
+
+
+class VectorReplayBuffer(_ReplayBase):
+    """Plain replay for small observations: stores ``obs`` and ``next_obs`` per transition.
+
+    Memory per transition: ``2 * obs_nbytes + 10`` bytes. Use `FrameReplayBuffer` for
+    stacked Atari frames. The interface is `FrameReplayBuffer`'s (see the module
+    docstring); every written slot is a sampleable transition once its n-step window is
+    complete.
+
+    Args:
+        observation_shape: Shape of one observation.
+        observation_dtype: dtype of observations (kept as is).
+        capacity: Total transitions, split evenly between the ``num_envs`` streams.
+        num_envs: Number of environments whose transitions arrive together.
+        n_step: Rewards summed per sample (truncated at episode ends).
+        gamma: Discount of the n-step returns.
+    """
+
+    kind = "vector"
+
+    def __init__(
+        self,
+        observation_shape: Sequence[int],
+        observation_dtype: npt.DTypeLike,
+        capacity: int,
+        num_envs: int = 1,
+        n_step: int = 1,
+        gamma: float = 0.99,
+    ) -> None:
+        super().__init__(observation_shape, observation_dtype, capacity, num_envs, n_step, gamma)
+        if self.env_capacity < n_step + 1:
+            raise ValueError(
+                f"capacity {capacity} gives {self.env_capacity} slots per environment; "
+                f"need at least n_step + 1 = {n_step + 1}."
+            )
+        shape = (num_envs, self.env_capacity, *self.observation_shape)
+        self.obs = np.zeros(shape, dtype=self.observation_dtype)
+        self.next_obs = np.zeros(shape, dtype=self.observation_dtype)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "obs": self.obs,
+            "next_obs": self.next_obs,
+            "actions": self.actions,
+            "rewards": self.rewards,
+            "terminated": self.terminated,
+            "truncated": self.truncated,
+        }
+
+    def __len__(self) -> int:
+        return int(self._filled().sum())
+
+    def add(
+        self,
+        obs: npt.ArrayLike,
+        actions: npt.ArrayLike,
+        rewards: npt.ArrayLike,
+        next_obs: npt.ArrayLike,
+        terminated: npt.ArrayLike,
+        truncated: npt.ArrayLike,
+        env_mask: npt.ArrayLike | None = None,
+    ) -> None:
+        """Store one transition per environment.
+
+        Args:
+            obs: ``(num_envs, *obs_shape)`` observations the actions were taken in.
+            actions: ``(num_envs,)`` integer actions.
+            rewards: ``(num_envs,)`` rewards.
+            next_obs: ``(num_envs, *obs_shape)`` the **true** next observations (the
+                final observation at an episode end, not the reset observation).
+            terminated: ``(num_envs,)`` episode ended in a terminal state.
+            truncated: ``(num_envs,)`` episode was cut (time limit; bootstraps).
+            env_mask: Optional ``(num_envs,)`` bool; False skips that environment (e.g.
+                the reset step of a "next-step" autoreset vector env).
+        """
+        obs_a, act_a, rew_a, next_a, term_a, trunc_a = _as_arrays(
+            obs, actions, rewards, next_obs, terminated, truncated
+        )
+        self._check_add(obs_a, act_a, rew_a, next_a, term_a, trunc_a)
+        envs = _mask_envs(env_mask, self.num_envs)
+        slots = self.head[envs]
+        self.obs[envs, slots] = obs_a[envs]
+        self.next_obs[envs, slots] = next_a[envs]
+        self.actions[envs, slots] = act_a[envs]
+        self.rewards[envs, slots] = rew_a[envs]
+        self.terminated[envs, slots] = term_a[envs]
+        self.truncated[envs, slots] = trunc_a[envs]
+        self.head[envs] = (slots + 1) % self.env_capacity
+        self.claimed[envs] += 1
+
+    def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        lengths = self._windows(flat)[3]
+        return self._window_complete(flat, lengths)
+
+    def get_batch(
+        self, indices: npt.NDArray[np.int64], out: ReplayBatch | None = None
+    ) -> ReplayBatch:
+        """Gather the transitions at ``indices`` (from `sample_indices`).
+
+        Args:
+            indices: Flat indices.
+            out: Preallocated arrays from `allocate_batch`, or None to allocate.
+
+        Returns:
+            The batch.
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        if out is None:
+            out = self.allocate_batch(len(indices))
+        returns, discounts, dones, lengths = self._windows(indices)
+        c = self.env_capacity
+        env, slot = np.divmod(indices, c)
+        last = env * c + (slot + lengths - 1) % c
+        flat_obs = self.obs.reshape(-1, *self.observation_shape)
+        flat_next = self.next_obs.reshape(-1, *self.observation_shape)
+        np.take(flat_obs, indices, axis=0, out=out.obs, mode="clip")
+        np.take(flat_next, last, axis=0, out=out.next_obs, mode="clip")
+        out.actions[...] = self.actions.reshape(-1)[indices]
+        out.rewards[...] = returns
+        out.dones[...] = dones
+        out.discounts[...] = discounts
+        return out
+
+
+class FrameReplayBuffer(_ReplayBase):
+    """Replay for stacked uint8 frames ``(k, H, W)`` that stores each frame once.
+
+    See the module docstring for the memory layout. About 7,069 bytes per transition
+    for 4x84x84 stacks (plus one 7,056-byte slot per truncated episode, and k-1 slots
+    per episode only for stacks padded with frames other than zeros or the first frame).
+
+    Args:
+        observation_shape: ``(k, H, W)``: k stacked frames, channel first.
+        capacity: Total slots, split evenly between the ``num_envs`` streams.
+        num_envs: Number of environments whose transitions arrive together.
+        n_step: Rewards summed per sample (truncated at episode ends).
+        gamma: Discount of the n-step returns.
+        check: Verify in `add` that observations are frame stacks continuing the
+            stored ones (``obs[-1]`` equals the stored next frame, ``next_obs[:-1] ==
+            obs[1:]``); raises ValueError otherwise. Costs about 3 frame comparisons
+            per environment and step.
+
+    Raises:
+        ValueError: On a shape that is not ``(k, H, W)`` or a too small capacity.
+    """
+
+    kind = "frames"
+
+    def __init__(
+        self,
+        observation_shape: Sequence[int],
+        capacity: int,
+        num_envs: int = 1,
+        n_step: int = 1,
+        gamma: float = 0.99,
+        *,
+        check: bool = True,
+    ) -> None:
+        super().__init__(observation_shape, np.uint8, capacity, num_envs, n_step, gamma)
+        if len(self.observation_shape) != 3:
+            raise ValueError(
+                f"FrameReplayBuffer needs observations (k, H, W), got {self.observation_shape}."
+            )
+        self.stack = self.observation_shape[0]
+        k = self.stack
+        if self.env_capacity < 2 * k + n_step + 2:
+            raise ValueError(
+                f"capacity {capacity} gives {self.env_capacity} slots per environment; "
+                f"need at least 2*k + n_step + 2 = {2 * k + n_step + 2}."
+            )
+        self.check = bool(check)
+        c = self.env_capacity
+        frame_shape = self.observation_shape[1:]
+        self.frames = np.zeros((num_envs, c, *frame_shape), dtype=np.uint8)
+        self.ep_pos = np.zeros((num_envs, c), dtype=np.uint8)
+        self.pad_mode = np.zeros((num_envs, c), dtype=np.uint8)
+        self.valid = np.zeros((num_envs, c), dtype=bool)
+        self.in_episode = np.zeros(num_envs, dtype=bool)
+        self.n_valid = np.zeros(num_envs, dtype=np.int64)
+        self.claimed[:] = 1  # slot 0 is the first pending slot of every stream
+        self._backs = np.arange(k - 1, -1, -1, dtype=np.int64)  # k-1 ... 0
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "frames": self.frames,
+            "actions": self.actions,
+            "rewards": self.rewards,
+            "terminated": self.terminated,
+            "truncated": self.truncated,
+            "ep_pos": self.ep_pos,
+            "pad_mode": self.pad_mode,
+            "valid": self.valid,
+        }
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {"claimed": self.claimed, "head": self.head, "in_episode": self.in_episode}
+
+    def _after_load(self) -> None:
+        self.n_valid[:] = self.valid.sum(axis=1)
+
+    def __len__(self) -> int:
+        return int(self.n_valid.sum())
+
+    # ------------------------------------------------------------------ add
+    def _claim_next(self, env: int, slot: int) -> int:
+        nxt = (slot + 1) % self.env_capacity
+        if self.valid[env, nxt]:
+            self.valid[env, nxt] = False
+            self.n_valid[env] -= 1
+        self.claimed[env] += 1
+        return nxt
+
+    def add(
+        self,
+        obs: npt.ArrayLike,
+        actions: npt.ArrayLike,
+        rewards: npt.ArrayLike,
+        next_obs: npt.ArrayLike,
+        terminated: npt.ArrayLike,
+        truncated: npt.ArrayLike,
+        env_mask: npt.ArrayLike | None = None,
+    ) -> None:
+        """Store one transition per environment.
+
+        Args:
+            obs: ``(num_envs, k, H, W)`` uint8 observations the actions were taken in.
+            actions: ``(num_envs,)`` integer actions.
+            rewards: ``(num_envs,)`` rewards.
+            next_obs: ``(num_envs, k, H, W)`` the **true** next observations (the final
+                observation at an episode end, not the reset observation).
+            terminated: ``(num_envs,)`` episode ended in a terminal state.
+            truncated: ``(num_envs,)`` episode was cut (time limit; bootstraps).
+            env_mask: Optional ``(num_envs,)`` bool; False skips that environment (e.g.
+                the reset step of a "next-step" autoreset vector env).
+
+        Raises:
+            ValueError: On wrong shapes, or (with ``check``) observations that do not
+                continue the stored frame stack.
+        """
+        obs_a, act_a, rew_a, next_a, term_a, trunc_a = _as_arrays(
+            obs, actions, rewards, next_obs, terminated, truncated
+        )
+        self._check_add(obs_a, act_a, rew_a, next_a, term_a, trunc_a)
+        envs = _mask_envs(env_mask, self.num_envs)
+        if self.check:
+            for e in envs:
+                self._check_env(int(e), obs_a[e], next_a[e], bool(term_a[e]))
+        k = self.stack
+        for e in envs.tolist():
+            h = int(self.head[e])
+            ob = obs_a[e]
+            if not self.in_episode[e]:
+                pads = ob[:-1]
+                if k == 1 or not pads.any():
+                    mode, pos0 = _PAD_ZERO, 0
+                elif (pads == ob[-1]).all():
+                    mode, pos0 = _PAD_REPEAT, 0
+                else:
+                    for q in range(k - 1):
+                        self.frames[e, h] = pads[q]
+                        self.ep_pos[e, h] = q
+                        self.pad_mode[e, h] = _PAD_ZERO
+                        h = self._claim_next(e, h)
+                    mode, pos0 = _PAD_ZERO, k - 1
+                self.frames[e, h] = ob[-1]
+                self.ep_pos[e, h] = pos0
+                self.pad_mode[e, h] = mode
+                self.in_episode[e] = True
+            self.actions[e, h] = act_a[e]
+            self.rewards[e, h] = rew_a[e]
+            term = bool(term_a[e])
+            trunc = bool(trunc_a[e])
+            self.terminated[e, h] = term
+            self.truncated[e, h] = trunc
+            self.valid[e, h] = True
+            self.n_valid[e] += 1
+            nxt = self._claim_next(e, h)
+            if not term:
+                self.frames[e, nxt] = next_a[e, -1]
+                self.ep_pos[e, nxt] = min(int(self.ep_pos[e, h]) + 1, k - 1)
+                self.pad_mode[e, nxt] = self.pad_mode[e, h]
+                self.terminated[e, nxt] = False
+                self.truncated[e, nxt] = False
+                if trunc:
+                    nxt = self._claim_next(e, nxt)
+            if term or trunc:
+                self.in_episode[e] = False
+            self.head[e] = nxt
+
+    def _check_env(self, e: int, ob: np.ndarray, nxt: np.ndarray, term: bool) -> None:
+        if self.in_episode[e] and not np.array_equal(ob[-1], self.frames[e, self.head[e]]):
+            raise ValueError(
+                f"Environment {e}: obs does not continue the stored episode (its newest "
+                "frame differs from the previous next_obs). Pass the true next_obs (the "
+                "final observation at an episode end), mark episode ends with terminated "
+                "/ truncated, and skip the reset step of next-step autoreset envs "
+                "(env_mask)."
+            )
+        if not term and self.stack > 1 and not np.array_equal(nxt[:-1], ob[1:]):
+            raise ValueError(
+                f"Environment {e}: next_obs[:-1] != obs[1:]: observations of shape "
+                f"{self.observation_shape} are not frame stacks (oldest frame first). "
+                "Use VectorReplayBuffer for other image observations."
+            )
+
+    # ------------------------------------------------------------------ sampling
+    def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        c = self.env_capacity
+        env, slot = np.divmod(flat, c)
+        ok = self.valid.reshape(-1)[flat]
+        # Older frames of the stack must not have been overwritten by the cursor.
+        ahead = (slot - self.head[env]) % c
+        ok &= ahead > self.ep_pos.reshape(-1)[flat]
+        lengths = self._windows(flat)[3]
+        ok &= self._window_complete(flat, lengths)
+        return ok
+
+    def _stacks(
+        self,
+        env: npt.NDArray[np.int64],
+        slot: npt.NDArray[np.int64],
+        ep_pos: npt.NDArray[np.integer],
+        mode: npt.NDArray[np.uint8],
+        out: np.ndarray,
+        zero_newest: npt.NDArray[np.bool_] | None = None,
+    ) -> None:
+        c = self.env_capacity
+        back = self._backs[None, :]
+        pos = ep_pos.astype(np.int64)[:, None]
+        reach = np.minimum(back, pos)
+        idx = env[:, None] * c + (slot[:, None] - reach) % c
+        np.take(self.frames.reshape(-1, *self.frames.shape[2:]), idx, axis=0, out=out, mode="clip")
+        zero = (back > pos) & (mode[:, None] == _PAD_ZERO)
+        if zero_newest is not None:
+            zero[:, -1] |= zero_newest
+        if zero.any():
+            out[zero] = 0
+
+    def get_batch(
+        self, indices: npt.NDArray[np.int64], out: ReplayBatch | None = None
+    ) -> ReplayBatch:
+        """Gather the transitions at ``indices`` (from `sample_indices`).
+
+        Stacks are rebuilt by one vectorised gather per ``obs`` / ``next_obs``.
+
+        Args:
+            indices: Flat indices.
+            out: Preallocated arrays from `allocate_batch`, or None to allocate.
+
+        Returns:
+            The batch.
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        if out is None:
+            out = self.allocate_batch(len(indices))
+        returns, discounts, dones, lengths = self._windows(indices)
+        c = self.env_capacity
+        k = self.stack
+        env, slot = np.divmod(indices, c)
+        ep_pos = self.ep_pos.reshape(-1)[indices]
+        mode = self.pad_mode.reshape(-1)[indices]
+        self._stacks(env, slot, ep_pos, mode, out.obs)
+        next_slot = (slot + lengths) % c
+        next_pos = np.minimum(ep_pos.astype(np.int64) + lengths, k - 1)
+        self._stacks(env, next_slot, next_pos, mode, out.next_obs, dones > 0)
+        out.actions[...] = self.actions.reshape(-1)[indices]
+        out.rewards[...] = returns
+        out.dones[...] = dones
+        out.discounts[...] = discounts
+        return out
+
+
+def _as_arrays(*arrays: npt.ArrayLike) -> tuple[np.ndarray, ...]:
+    return tuple(np.asarray(a) for a in arrays)
+
+
+def _mask_envs(env_mask: npt.ArrayLike | None, num_envs: int) -> npt.NDArray[np.int64]:
+    if env_mask is None:
+        return np.arange(num_envs)
+    mask = np.asarray(env_mask, dtype=bool)
+    if mask.shape != (num_envs,):
+        raise ValueError(f"env_mask must have shape ({num_envs},), got {mask.shape}.")
+    return np.flatnonzero(mask)
+
+
+def make_replay_buffer(
+    observation_space: Any,
+    capacity: int,
+    num_envs: int = 1,
+    n_step: int = 1,
+    gamma: float = 0.99,
+    *,
+    check: bool = True,
+) -> FrameReplayBuffer | VectorReplayBuffer:
+    """Create the replay buffer that suits an observation space.
+
+    uint8 observations of shape ``(k, H, W)`` with ``k`` smaller than ``H`` and ``W``
+    (channel-first frame stacks) get a `FrameReplayBuffer`; everything else a
+    `VectorReplayBuffer`.
+
+    Args:
+        observation_space: A gymnasium ``Box`` (``shape`` and ``dtype`` are read) of ONE
+            environment (``single_observation_space`` of a vector env).
+        capacity: Total transitions over all environments.
+        num_envs: Number of environments.
+        n_step: n-step returns.
+        gamma: Discount for n-step returns.
+        check: Frame buffer only: verify the frame-stack rule in ``add``.
+
+    Returns:
+        The buffer.
+    """
+    shape = tuple(int(s) for s in observation_space.shape)
+    dtype = np.dtype(observation_space.dtype)
+    if dtype == np.uint8 and len(shape) == 3 and shape[0] < min(shape[1], shape[2]):
+        return FrameReplayBuffer(shape, capacity, num_envs, n_step, gamma, check=check)
+    return VectorReplayBuffer(shape, dtype, capacity, num_envs, n_step, gamma)
