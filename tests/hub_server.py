@@ -170,7 +170,8 @@ class HubServer:
         repos: ``{"model:ns/name": Repo}``.
         lfs: Uploaded LFS objects by sha256.
         faults: The fault injection knobs.
-        requests: ``(method, path, headers)`` of every request received, for assertions.
+        requests: ``(method, path, headers)`` of every request received (header names
+            lower-cased), for assertions.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -185,6 +186,7 @@ class HubServer:
         self.port: int = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
+        self.connections: set[socket.socket] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> HubServer:
@@ -194,9 +196,16 @@ class HubServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving, close the listening socket and every open (keep-alive) connection."""
         self.httpd.shutdown()
         self.httpd.server_close()
+        with self.lock:
+            open_connections = list(self.connections)
+        for conn in open_connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> HubServer:
         return self.start()
@@ -266,6 +275,16 @@ class _Handler(BaseHTTPRequestHandler):
     hub: HubServer
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        with self.hub.lock:
+            self.hub.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.hub.lock:
+            self.hub.connections.discard(self.connection)
+        super().finish()
+
     # Quiet: the test output stays readable.
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -324,7 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path, query = split.path, parse_qs(split.query)
         with hub.lock:
-            hub.requests.append((self.command, self.path, dict(self.headers.items())))
+            hub.requests.append(
+                (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+            )
         try:
             for pattern, (status, times) in list(hub.faults.fail_status.items()):
                 if times > 0 and re.search(pattern, path):
@@ -714,3 +735,50 @@ def _main() -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+# --------------------------------------------------------------------------- client helpers
+
+
+def client_env(server: HubServer, home: str, token: str | None = "hf_test_token") -> dict[str, str]:
+    """Environment variables that point a *new* process's huggingface_hub at ``server``."""
+    env = {
+        "HF_ENDPOINT": server.url,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HOME": home,
+        "HF_HUB_CACHE": f"{home}/hub",
+    }
+    if token is not None:
+        env["HF_TOKEN"] = token
+    return env
+
+
+def patch_client(monkeypatch: Any, server: HubServer, home: str, token: str | None = None) -> None:
+    """Point the already-imported huggingface_hub of this process at ``server``.
+
+    The client reads ``HF_ENDPOINT`` and friends at import time into
+    ``huggingface_hub.constants``; this patches those constants (via pytest's
+    ``monkeypatch``, undone after the test) and sets ``HF_TOKEN``.
+    """
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)
+    monkeypatch.setattr(
+        constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        server.url + "/{repo_id}/resolve/{revision}/{filename}",
+    )
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HOME", home)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", f"{home}/hub")
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", f"{home}/token")
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", f"{home}/stored_tokens")
+    if token is None:
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("HF_TOKEN", token)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)

@@ -1,0 +1,273 @@
+"""Downloading from a Hub-protocol server with the real huggingface_hub client: revisions,
+offline cache, the local zoo, and every failure case (each a clear HubError, no partial
+file left in the cache, no pickle ever run)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from hub_server import HubServer, patch_client
+from safetensors.torch import save as st_save
+
+pytest.importorskip("huggingface_hub")
+
+from dqn_agents.hub import (
+    HubAuthError,
+    HubConnectionError,
+    HubEnvMismatchError,
+    HubFileMissingError,
+    HubIntegrityError,
+    HubRepoNotFoundError,
+    HubRevisionNotFoundError,
+    HubUnsafeFileError,
+)
+from dqn_agents.hub.pull import check_env_matches, download_model, find_in_zoo
+
+TOKEN = "hf_pull_test_token_0123456789"
+
+
+def model_files(scale: float = 1.0, env_id: str = "CartPole-v1") -> dict[str, bytes]:
+    meta = {
+        "format": "dqn-agents",
+        "format_version": 1,
+        "config": {"network": "mlp"},
+        "env_id": env_id,
+        "wrapper_options": None,
+        "observation_space": {"shape": [4], "dtype": "float32"},
+        "action_space": {"n": 2},
+    }
+    weights = {"head.weight": torch.full((2, 4), scale), "head.bias": torch.zeros(2)}
+    return {"config.json": json.dumps(meta).encode(), "model.safetensors": st_save(weights)}
+
+
+class Evil:
+    """Unpickling this creates the marker file: proof that a payload ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    server = HubServer().start()
+    patch_client(monkeypatch, server, str(tmp_path / "hf"), token=TOKEN)
+    yield server
+    server.stop()
+
+
+def cache_root(tmp_path: Path) -> Path:
+    return tmp_path / "hf" / "hub"
+
+
+def assert_cache_clean(root: Path) -> None:
+    """No temp/partial file anywhere; every snapshot file matches the blob hash it is named by."""
+    if not root.exists():
+        return
+    leftovers = [p for p in root.rglob("*") if p.name.endswith(".incomplete")]
+    assert leftovers == []
+    for path in root.glob("*/snapshots/*/*"):
+        blob = path.resolve()
+        data = blob.read_bytes()
+        if len(blob.name) == 64:
+            assert hashlib.sha256(data).hexdigest() == blob.name, path
+        else:
+            header = b"blob %d\0" % len(data)
+            assert hashlib.sha1(header + data).hexdigest() == blob.name, path
+
+
+def test_download_latest_and_pinned_revision(hub: HubServer, tmp_path: Path) -> None:
+    first = hub.put_files("org/tiny", model_files(1.0), "v1")
+    second = hub.put_files("org/tiny", model_files(2.0), "v2")
+    latest = download_model("org/tiny")
+    assert latest.name == second
+    pinned = download_model("org/tiny", revision=first)
+    assert pinned.name == first
+    assert (pinned / "model.safetensors").read_bytes() == model_files(1.0)["model.safetensors"]
+    assert (latest / "model.safetensors").read_bytes() == model_files(2.0)["model.safetensors"]
+    # The token from HF_TOKEN was sent, as a bearer token.
+    assert any(h.get("authorization") == f"Bearer {TOKEN}" for _, _, h in hub.requests)
+    assert_cache_clean(cache_root(tmp_path))
+
+
+def test_offline_from_cache(
+    hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = hub.put_files("org/tiny", model_files())
+    download_model("org/tiny")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    n_requests = len(hub.requests)
+    assert download_model("org/tiny").name == sha
+    assert download_model("org/tiny", revision=sha).name == sha
+    assert len(hub.requests) == n_requests  # nothing went over the network
+    with pytest.raises(HubFileMissingError, match="not in the local cache"):
+        download_model("org/never-downloaded")
+
+
+def test_offline_partial_cache_is_detected(
+    hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.put_files("org/tiny", model_files())
+    import huggingface_hub
+
+    huggingface_hub.hf_hub_download("org/tiny", "config.json")  # only half of the model
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(HubFileMissingError, match=r"model\.safetensors"):
+        download_model("org/tiny")
+
+
+def test_server_down_uses_cache(hub: HubServer, tmp_path: Path) -> None:
+    sha = hub.put_files("org/tiny", model_files())
+    download_model("org/tiny")
+    hub.stop()
+    assert download_model("org/tiny").name == sha  # connection refused -> cached copy
+    # (An uncached repo with the server down is retried by the client for ~20 s before the
+    # same HubFileMissingError as offline mode; not exercised here to keep the suite fast.)
+
+
+def test_repo_not_found(hub: HubServer) -> None:
+    with pytest.raises(HubRepoNotFoundError, match="org/missing"):
+        download_model("org/missing")
+
+
+def test_wrong_revision(hub: HubServer) -> None:
+    hub.put_files("org/tiny", model_files())
+    with pytest.raises(HubRevisionNotFoundError, match="no-such-branch"):
+        download_model("org/tiny", revision="no-such-branch")
+    with pytest.raises(HubRevisionNotFoundError):
+        download_model("org/tiny", revision="0" * 40)
+
+
+def test_missing_weights_file(hub: HubServer, tmp_path: Path) -> None:
+    hub.put_files("org/half", {"config.json": model_files()["config.json"]})
+    with pytest.raises(HubFileMissingError, match=r"model\.safetensors"):
+        download_model("org/half")
+    assert_cache_clean(cache_root(tmp_path))
+
+
+def test_bad_repo_id(hub: HubServer) -> None:
+    with pytest.raises(ValueError, match="org/name"):
+        download_model("not a repo id")
+
+
+def test_401_without_token(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub.put_files("org/private", model_files())
+    hub.faults.require_auth = True
+    hub.faults.valid_tokens = {"the-right-token"}
+    with pytest.raises(HubAuthError, match="401") as info:
+        download_model("org/private")
+    assert "HF_TOKEN" in str(info.value)
+    assert TOKEN not in str(info.value)
+    monkeypatch.delenv("HF_TOKEN")
+    with pytest.raises(HubAuthError, match="401"):
+        download_model("org/private")
+    monkeypatch.setenv("HF_TOKEN", "the-right-token")
+    assert (download_model("org/private") / "config.json").is_file()
+
+
+def test_connection_dropped_mid_download_is_resumed(hub: HubServer, tmp_path: Path) -> None:
+    files = model_files()
+    hub.put_files("org/tiny", files)
+    hub.faults.drop_download["model.safetensors"] = (40, 1)  # one drop, then it resumes
+    folder = download_model("org/tiny")
+    assert (folder / "model.safetensors").read_bytes() == files["model.safetensors"]
+    gets = [p for m, p, _ in hub.requests if m == "GET" and p.endswith("model.safetensors")]
+    assert len(gets) == 2  # dropped once, retried by the client
+    assert_cache_clean(cache_root(tmp_path))
+
+
+def test_connection_dropped_for_good_leaves_nothing(hub: HubServer, tmp_path: Path) -> None:
+    hub.put_files("org/tiny", model_files())
+    hub.faults.drop_download["model.safetensors"] = (40, 100)
+    with pytest.raises(HubConnectionError, match="network failed"):
+        download_model("org/tiny")
+    root = cache_root(tmp_path)
+    assert not list(root.glob("*/snapshots/*/model.safetensors"))
+    assert_cache_clean(root)
+    hub.faults.drop_download.clear()
+    assert (download_model("org/tiny") / "model.safetensors").is_file()  # retry works
+
+
+def test_corrupted_bytes_are_detected_and_evicted(hub: HubServer, tmp_path: Path) -> None:
+    hub.put_files("org/tiny", model_files())
+    hub.faults.corrupt_download.add("model.safetensors")
+    with pytest.raises(HubIntegrityError, match="corrupted"):
+        download_model("org/tiny")
+    root = cache_root(tmp_path)
+    assert not list(root.glob("*/snapshots/*/model.safetensors"))
+    assert_cache_clean(root)
+    hub.faults.corrupt_download.clear()
+    assert (download_model("org/tiny") / "model.safetensors").is_file()
+
+
+def test_pickle_only_repo_is_refused_without_download(hub: HubServer, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(Evil(str(marker)))
+    hub.put_files(
+        "org/pickled",
+        {"config.json": model_files()["config.json"], "pytorch_model.bin": payload},
+    )
+    with pytest.raises(HubUnsafeFileError, match=r"never unpickles.*pytorch_model\.bin|pytorch"):
+        download_model("org/pickled")
+    assert not marker.exists()
+    assert not any("pytorch_model.bin" in p for m, p, _ in hub.requests if m in ("GET", "HEAD"))
+
+
+def test_sb3_repo_is_pointed_at_from_sb3(hub: HubServer) -> None:
+    hub.put_files("sb3/dqn-CartPole-v1", {"dqn-CartPole-v1.zip": b"PK\x03\x04"})
+    with pytest.raises(HubUnsafeFileError, match="from_sb3"):
+        download_model("sb3/dqn-CartPole-v1")
+
+
+def test_env_mismatch_check() -> None:
+    meta = {"env_id": "ALE/Pong-v5"}
+    check_env_matches(meta, None, source="x")
+    check_env_matches(meta, "PongNoFrameskip-v4", source="x")
+    check_env_matches(meta, "ALE/Pong-v5", source="x")
+    with pytest.raises(HubEnvMismatchError, match="Breakout"):
+        check_env_matches(meta, "ALE/Breakout-v5", source="x")
+    with pytest.raises(HubEnvMismatchError):
+        check_env_matches({"env_id": "CartPole-v1"}, "Acrobot-v1", source="x")
+
+
+def test_zoo_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    zoo = tmp_path / "zoo"
+    entry = zoo / "dqn-Tiny-v0"
+    entry.mkdir(parents=True)
+    for name, data in model_files().items():
+        (entry / name).write_bytes(data)
+    monkeypatch.setenv("DQN_AGENTS_ZOO", os.fspath(zoo))
+    assert find_in_zoo("dqn-agents/dqn-Tiny-v0") == entry
+    assert find_in_zoo("dqn-Tiny-v0") == entry
+    assert find_in_zoo("someone/dqn-Tiny-v0") is None
+    assert find_in_zoo("dqn-agents/absent") is None
+    # No server configured at all: the zoo answers without any network.
+    assert download_model("dqn-agents/dqn-Tiny-v0") == entry
+
+
+def test_server_range_and_headers(hub: HubServer) -> None:
+    import urllib.request
+
+    files = model_files()
+    sha = hub.put_files("org/tiny", files)
+    url = f"{hub.url}/org/tiny/resolve/main/model.safetensors"
+    request = urllib.request.Request(url, headers={"Range": "bytes=10-19"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 206
+        assert response.read() == files["model.safetensors"][10:20]
+        assert response.headers["X-Repo-Commit"] == sha
+        etag = hashlib.sha256(files["model.safetensors"]).hexdigest()
+        assert response.headers["X-Linked-Etag"] == f'"{etag}"'
+        assert response.headers["Content-Range"] == f"bytes 10-19/{len(files['model.safetensors'])}"
