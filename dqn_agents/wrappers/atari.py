@@ -244,7 +244,7 @@ def _direct_ale(env: gym.Env[Any, Any]) -> bool:
     )
 
 
-class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any]):
+class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.RecordConstructorArgs):
     """No-op reset, frame skip + max-pool, grayscale, resize and frame cap in one wrapper.
 
     Observations are byte-identical to ``gymnasium.wrappers.AtariPreprocessing`` with the
@@ -294,6 +294,15 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any]):
             grayscale=grayscale,
             max_episode_frames=max_episode_frames,
         )  # validates, with clear messages
+        gym.utils.RecordConstructorArgs.__init__(
+            self,
+            noop_max=noop_max,
+            frame_skip=frame_skip,
+            max_pool=max_pool,
+            screen_size=screen_size,
+            grayscale=grayscale,
+            max_episode_frames=max_episode_frames,
+        )
         super().__init__(env)
         ale = getattr(env.unwrapped, "ale", None)
         if ale is None:
@@ -392,7 +401,7 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any]):
         return self._obs(), info
 
 
-class EpisodicLife(gym.Wrapper[Any, Any, Any, Any]):
+class EpisodicLife(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """End the episode at each life loss for learning, but restart the game only when it ends.
 
     At a life loss ``step`` returns ``terminated=True``; the following ``reset()`` does not
@@ -412,6 +421,7 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any]):
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
         super().__init__(env)
         self._lives = 0
         self._game_over = True
@@ -450,7 +460,7 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any]):
         return obs, info
 
 
-class FireReset(gym.Wrapper[Any, Any, Any, Any]):
+class FireReset(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Press FIRE once after every reset, for games that wait for it (e.g. Breakout).
 
     Args:
@@ -465,6 +475,7 @@ class FireReset(gym.Wrapper[Any, Any, Any, Any]):
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
         super().__init__(env)
         if not game_needs_fire(env):
             meanings = env.unwrapped.get_action_meanings()  # type: ignore[attr-defined]

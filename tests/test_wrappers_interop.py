@@ -1,0 +1,136 @@
+"""Our Atari envs with the rest of the ecosystem, on real ROMs: Gymnasium's env checker and
+vector envs, Stable-Baselines3 (DQN, PPO) and PettingZoo's multi-agent Atari."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import ale_py
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+
+from dqn_agents.wrappers import make_atari, make_atari_vector
+
+SB3_KW = {"buffer_size": 1000, "learning_starts": 100, "verbose": 0, "device": "cpu"}
+
+
+@pytest.mark.parametrize("env_id", ["ALE/Breakout-v5", "PongNoFrameskip-v4"])
+def test_gymnasium_env_checker_passes(env_id: str) -> None:
+    env = make_atari(env_id)
+    with warnings.catch_warnings():
+        # The checker only warns that wrappers are applied: checking them is the point.
+        warnings.filterwarnings("ignore", message=".*different from the unwrapped.*")
+        # Render checks do not apply: no render_mode was asked for.
+        check_env(env, skip_render_check=True)
+    env.close()
+
+
+@pytest.mark.parametrize("vector_cls", [SyncVectorEnv, AsyncVectorEnv])
+def test_gymnasium_vector_envs_step(vector_cls: type) -> None:
+    envs = vector_cls(
+        [lambda: make_atari("ALE/Pong-v5") for _ in range(2)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+    try:
+        obs, _ = envs.reset(seed=0)
+        assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8
+        for _ in range(30):
+            obs, rewards, terminated, _truncated, _ = envs.step(envs.action_space.sample())
+        assert envs.observation_space.contains(obs)
+        assert rewards.shape == (2,) and terminated.dtype == np.bool_
+    finally:
+        envs.close()
+
+
+@pytest.fixture
+def sb3():
+    """SB3 with torch on one thread: on a shared 2-core box two threads are ~7x slower."""
+    torch = pytest.importorskip("torch")
+    module = pytest.importorskip("stable_baselines3")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield module
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_sb3_dqn_trains_on_our_envs(sb3, n_envs: int) -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = DummyVecEnv([lambda: make_atari("ALE/Breakout-v5") for _ in range(n_envs)])
+    model = sb3.DQN("CnnPolicy", venv, seed=0, **SB3_KW)
+    model.learn(256)
+    assert model.num_timesteps >= 256
+    action, _ = model.predict(venv.reset(), deterministic=True)
+    assert action.shape == (n_envs,)
+    venv.close()
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_sb3_ppo_trains_on_our_envs(sb3, n_envs: int) -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = DummyVecEnv([lambda: make_atari("ALE/Pong-v5") for _ in range(n_envs)])
+    model = sb3.PPO(
+        "CnnPolicy", venv, n_steps=128 // n_envs, batch_size=64, n_epochs=1, seed=0, device="cpu"
+    )
+    model.learn(256)
+    assert model.num_timesteps >= 256
+    venv.close()
+
+
+@pytest.mark.parametrize("env_id", ["pong_v3", "boxing_v2"])
+def test_pettingzoo_atari_through_our_wrapper(env_id: str) -> None:
+    pz = pytest.importorskip("dqn_agents.wrappers.pettingzoo")
+    env = pz.make_pettingzoo_atari(env_id)
+    obs, infos = env.reset(seed=0)
+    assert sorted(obs) == ["first_0", "second_0"] == sorted(infos)
+    for _ in range(150):
+        actions = {a: env.action_space(a).sample() for a in env.agents}
+        obs, rewards, _terminations, _truncations, infos = env.step(actions)
+        for agent, o in obs.items():
+            assert o.shape == (4, 84, 84) and o.dtype == np.uint8
+            assert env.observation_space(agent).contains(o)
+        assert set(rewards.values()) <= {-1.0, 0.0, 1.0}
+        if not env.agents:
+            break
+    env.close()
+
+
+def test_pettingzoo_wrapper_on_user_built_env_and_api_test() -> None:
+    pz = pytest.importorskip("dqn_agents.wrappers.pettingzoo")
+    from pettingzoo.atari import pong_v3
+    from pettingzoo.test import parallel_api_test
+
+    roms = os.path.dirname(str(ale_py.roms.get_rom_path("pong")))
+    env = pz.AtariParallelWrapper(
+        pong_v3.parallel_env(auto_rom_install_path=roms), noop_max=0, max_episode_frames=400
+    )
+    parallel_api_test(env, num_cycles=50)
+    env.reset(seed=1)
+    steps = 0
+    while env.agents:
+        _obs, _, _terminations, truncations, infos = env.step({a: 0 for a in env.agents})
+        steps += 1
+    assert steps == 100  # 400 frames / frame skip 4
+    assert all(truncations.values())
+    assert {"r", "l"} <= set(infos["first_0"]["episode"])
+    with pytest.raises(ValueError, match="episodic_life=True"):
+        pz.AtariParallelWrapper(
+            pong_v3.parallel_env(auto_rom_install_path=roms), episodic_life=True
+        )
+    with pytest.raises(ValueError, match="pong_v3"):
+        pz.make_pettingzoo_atari("pong_v2")
+
+
+def test_vector_env_registered_ids_are_gymnasium_ids() -> None:
+    # Our vector fast path is a gymnasium VectorEnv: the standard wrappers accept it.
+    envs = make_atari_vector("ALE/Pong-v5", 2)
+    wrapped = gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    wrapped.reset(seed=0)
+    wrapped.step(envs.action_space.sample())
+    wrapped.close()
