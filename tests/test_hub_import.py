@@ -1,0 +1,239 @@
+"""Importing SB3 and CleanRL DQN models without unpickling: same actions as the originals,
+malicious payloads refused (and never run)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hub_server import HubServer, patch_client
+from torch import nn
+
+pytest.importorskip("huggingface_hub")
+
+from dqn_agents.hub import HubUnsafeFileError
+from dqn_agents.hub.importers import (
+    from_cleanrl,
+    from_sb3,
+    read_sb3_zip,
+    sb3_env_id_from_repo,
+)
+from dqn_agents.wrappers import make_atari
+
+ENV_ID = "PongNoFrameskip-v4"
+
+
+class Evil:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (self.marker, "w"))
+
+
+def real_observations(n: int = 100, seed: int = 0) -> np.ndarray:
+    env = make_atari(ENV_ID)
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    out = [obs]
+    while len(out) < n:
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            obs, _ = env.reset()
+        out.append(obs)
+    env.close()
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def observations() -> np.ndarray:
+    return real_observations()
+
+
+@pytest.fixture(scope="module")
+def sb3_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SB3 DQN CnnPolicy trained a few hundred steps on our wrappers, saved by SB3."""
+    from stable_baselines3 import DQN as SB3DQN
+
+    env = make_atari(ENV_ID)
+    model = SB3DQN(
+        "CnnPolicy",
+        env,
+        buffer_size=500,
+        learning_starts=100,
+        train_freq=4,
+        batch_size=8,
+        target_update_interval=50,
+        seed=0,
+        device="cpu",
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.learn(200)
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path_factory.mktemp("sb3") / f"dqn-{ENV_ID}.zip"
+    model.save(path)
+    env.close()
+    return path
+
+
+def test_sb3_same_actions_as_sb3(sb3_zip: Path, observations: np.ndarray) -> None:
+    from stable_baselines3 import DQN as SB3DQN
+
+    sb3_model = SB3DQN.load(sb3_zip, device="cpu")  # SB3's own (pickling) loader, for reference
+    agent = from_sb3(sb3_zip, env=ENV_ID, device="cpu")
+    theirs, _ = sb3_model.predict(observations, deterministic=True)
+    ours, _ = agent.predict(observations, deterministic=True)
+    np.testing.assert_array_equal(ours, theirs)
+    with torch.no_grad():
+        q_theirs = sb3_model.q_net(torch.as_tensor(observations)).numpy()
+        q_ours = agent.q_net(torch.as_tensor(observations)).numpy()
+    np.testing.assert_allclose(q_ours, q_theirs, rtol=1e-5, atol=1e-5)
+    assert agent.env_id == ENV_ID
+    assert agent.wrapper_options["noop_max"] == 30
+    assert agent.config.buffer_size == 500 and agent.config.learning_starts == 100
+
+
+def test_sb3_channel_order_matches_sb3_pipeline(observations: np.ndarray) -> None:
+    """SB3's AtariWrapper + VecFrameStack stack channel-last, newest frame last; our stack
+    is channel-first with the same order, so a (84,84,4) SB3 obs is ours transposed."""
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    venv = VecFrameStack(make_atari_env(ENV_ID, n_envs=1, seed=0), n_stack=4)
+    sb3_obs = venv.reset()
+    venv.close()
+    assert sb3_obs.shape == (1, 84, 84, 4)
+    assert not sb3_obs[0, ..., :3].any() and sb3_obs[0, ..., 3].any()  # zero-padded, newest last
+    first = observations[0]  # ours right after reset
+    assert first.shape == (4, 84, 84)
+    assert not first[:3].any() and first[3].any()
+    # And SB3's policy transposes channel-last input to exactly this channel-first layout.
+    from stable_baselines3.common.preprocessing import maybe_transpose
+
+    space = pytest.importorskip("gymnasium").spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    transposed = maybe_transpose(sb3_obs, space)
+    np.testing.assert_array_equal(transposed[0], np.moveaxis(sb3_obs[0], -1, 0))
+
+
+def test_sb3_reader_skips_cloudpickled_values(sb3_zip: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned-data"
+    tampered = tmp_path / f"dqn-{ENV_ID}.zip"
+    with zipfile.ZipFile(sb3_zip) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "data":
+                obj = json.loads(data)
+                payload = base64.b64encode(pickle.dumps(Evil(str(marker)))).decode()
+                obj["exploration_schedule"] = {":type:": "<class 'x'>", ":serialized:": payload}
+                data = json.dumps(obj).encode()
+            dst.writestr(item, data)
+    hyper, weights = read_sb3_zip(tampered)
+    assert not any(isinstance(v, dict) and ":serialized:" in v for v in hyper.values())
+    assert hyper["buffer_size"] == 500 and "exploration_schedule" not in hyper
+    assert any(k.startswith("q_net.") for k in weights)
+    from_sb3(tampered, env=ENV_ID, device="cpu")
+    assert not marker.exists()
+
+
+def test_sb3_malicious_policy_is_refused(sb3_zip: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned-policy"
+    evil_zip = tmp_path / "evil.zip"
+    with zipfile.ZipFile(sb3_zip) as src, zipfile.ZipFile(evil_zip, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "policy.pth":
+                buffer = __import__("io").BytesIO()
+                torch.save({"q_net.q_net.0.weight": Evil(str(marker))}, buffer)
+                data = buffer.getvalue()
+            dst.writestr(item, data)
+    with pytest.raises(HubUnsafeFileError, match="refused"):
+        from_sb3(evil_zip, env=ENV_ID, device="cpu")
+    assert not marker.exists()
+
+
+def test_sb3_from_hub_repo(
+    sb3_zip: Path, observations: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert sb3_env_id_from_repo(f"sb3/dqn-{ENV_ID}") == ENV_ID
+    with HubServer() as hub:
+        patch_client(monkeypatch, hub, str(tmp_path / "hf"), token="t")
+        hub.put_files(f"sb3/dqn-{ENV_ID}", {f"dqn-{ENV_ID}.zip": sb3_zip.read_bytes()})
+        agent = from_sb3(f"sb3/dqn-{ENV_ID}", device="cpu")
+    local = from_sb3(sb3_zip, env=ENV_ID, device="cpu")
+    assert agent.env_id == ENV_ID
+    np.testing.assert_array_equal(
+        agent.predict(observations[:20], deterministic=True)[0],
+        local.predict(observations[:20], deterministic=True)[0],
+    )
+
+
+class CleanRLQNetwork(nn.Module):
+    """CleanRL dqn_atari.py's QNetwork (same nn.Sequential layout)."""
+
+    def __init__(self, n_actions: int) -> None:
+        super().__init__()
+        self.network = nn.Sequential(
+            nn.Conv2d(4, 32, 8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(3136, 512),
+            nn.ReLU(),
+            nn.Linear(512, n_actions),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x / 255.0)
+
+
+def test_cleanrl_same_actions(observations: np.ndarray, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = CleanRLQNetwork(6)
+    path = tmp_path / "dqn_atari.cleanrl_model"
+    torch.save(net.state_dict(), path)
+    agent = from_cleanrl(path, env_id=ENV_ID, device="cpu")
+    with torch.no_grad():
+        theirs = net(torch.as_tensor(observations, dtype=torch.float32)).argmax(1).numpy()
+    ours, _ = agent.predict(observations, deterministic=True)
+    np.testing.assert_array_equal(ours, theirs)
+    assert agent.env_id == ENV_ID
+
+
+def test_cleanrl_mlp_same_actions(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Linear(4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 2)
+    )
+    path = tmp_path / "dqn.cleanrl_model"
+    torch.save({f"network.{k}": v for k, v in net.state_dict().items()}, path)
+    agent = from_cleanrl(path, env_id="CartPole-v1", device="cpu")
+    obs = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    with torch.no_grad():
+        theirs = net(torch.as_tensor(obs)).argmax(1).numpy()
+    np.testing.assert_array_equal(agent.predict(obs, deterministic=True)[0], theirs)
+
+
+def test_cleanrl_malicious_file_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned-cleanrl"
+    path = tmp_path / "dqn_atari.cleanrl_model"
+    torch.save({"network.0.weight": Evil(str(marker))}, path)
+    with pytest.raises(HubUnsafeFileError, match="refused"):
+        from_cleanrl(path, env_id=ENV_ID, device="cpu")
+    assert not marker.exists()
+    raw = tmp_path / "raw.cleanrl_model"
+    raw.write_bytes(pickle.dumps(Evil(str(marker))))
+    with pytest.raises(HubUnsafeFileError):
+        from_cleanrl(raw, env_id=ENV_ID, device="cpu")
+    assert not marker.exists()
