@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dqn_agents.replay import n_step_returns
+
 if TYPE_CHECKING:  # pragma: no cover
     from dqn_agents.config import DQNConfig
 
@@ -247,60 +249,6 @@ def epsilon_greedy(
     actions = q.argmax(axis=1).astype(np.int64, copy=False)
     np.copyto(actions, random_actions, where=explore)
     return actions
-
-
-# --------------------------------------------------------------------------- n-step
-def n_step_returns(
-    rewards: npt.NDArray[np.floating],
-    terminated: npt.NDArray[np.bool_],
-    truncated: npt.NDArray[np.bool_],
-    gamma: float,
-) -> tuple[
-    npt.NDArray[np.float32],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.int64],
-]:
-    """Discounted n-step returns of reward windows, cut at episode ends.
-
-    Row ``b`` holds the rewards and end flags of ``n`` consecutive transitions
-    starting at a sampled one. The return stops after the first transition that
-    terminated or was truncated (entries after it are ignored, whatever they hold).
-
-    Args:
-        rewards: ``(B, n)`` rewards ``r_t, r_{t+1}, ...``.
-        terminated: ``(B, n)`` termination flags of the same transitions.
-        truncated: ``(B, n)`` truncation flags (time limits: bootstrap).
-        gamma: Discount factor.
-
-    Returns:
-        ``(returns, discounts, dones, lengths)``: ``returns[b] = sum_{k<m} gamma^k r``
-        over the ``m = lengths[b]`` used steps (float32), ``discounts[b] = gamma^m``
-        (float32, the bootstrap discount), ``dones[b]`` 1.0 if the window ends with a
-        termination (float32), ``lengths[b] = m`` in ``1..n`` (int64).
-
-    Example:
-        >>> r = np.array([[1.0, 1.0, 1.0]]); f = np.zeros((1, 3), bool)
-        >>> n_step_returns(r, f, f, 0.5)[0]
-        array([1.75], dtype=float32)
-    """
-    rewards = np.asarray(rewards)
-    if rewards.ndim != 2:
-        raise ValueError(f"rewards must be (B, n), got shape {rewards.shape}.")
-    batch, n = rewards.shape
-    ended = np.logical_or(terminated, truncated)
-    # alive[:, k]: step k is part of the return (no end among steps < k).
-    alive = np.ones((batch, n), dtype=bool)
-    if n > 1:
-        np.logical_not(np.logical_or.accumulate(ended[:, :-1], axis=1), out=alive[:, 1:])
-    powers = np.power(np.float64(gamma), np.arange(n, dtype=np.float64))
-    returns = (np.where(alive, rewards, 0.0) * powers).sum(axis=1)
-    lengths = alive.sum(axis=1).astype(np.int64)
-    last = lengths - 1
-    rows = np.arange(batch)
-    dones = np.asarray(terminated)[rows, last].astype(np.float32)
-    discounts = np.power(np.float64(gamma), lengths).astype(np.float32)
-    return returns.astype(np.float32), discounts, dones, lengths
 
 
 # --------------------------------------------------------------------------- targets nets

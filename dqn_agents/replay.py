@@ -82,19 +82,71 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from dqn_agents.functional import n_step_returns
-
 __all__ = [
     "FrameReplayBuffer",
     "ReplayBatch",
     "VectorReplayBuffer",
     "make_replay_buffer",
+    "n_step_returns",
 ]
 
 _FORMAT = "dqn-agents-replay"
 _FORMAT_VERSION = 1
 _PAD_ZERO = 0
 _PAD_REPEAT = 1
+
+
+def n_step_returns(
+    rewards: npt.NDArray[np.floating],
+    terminated: npt.NDArray[np.bool_],
+    truncated: npt.NDArray[np.bool_],
+    gamma: float,
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.int64],
+]:
+    """Discounted n-step returns of reward windows, cut at episode ends.
+
+    Row ``b`` holds the rewards and end flags of ``n`` consecutive transitions
+    starting at a sampled one. The return stops after the first transition that
+    terminated or was truncated (entries after it are ignored, whatever they hold).
+
+    Args:
+        rewards: ``(B, n)`` rewards ``r_t, r_{t+1}, ...``.
+        terminated: ``(B, n)`` termination flags of the same transitions.
+        truncated: ``(B, n)`` truncation flags (time limits: bootstrap).
+        gamma: Discount factor.
+
+    Returns:
+        ``(returns, discounts, dones, lengths)``: ``returns[b] = sum_{k<m} gamma^k r``
+        over the ``m = lengths[b]`` used steps (float32), ``discounts[b] = gamma^m``
+        (float32, the bootstrap discount), ``dones[b]`` 1.0 if the window ends with a
+        termination (float32), ``lengths[b] = m`` in ``1..n`` (int64).
+
+    Example:
+        >>> r = np.array([[1.0, 1.0, 1.0]]); f = np.zeros((1, 3), bool)
+        >>> n_step_returns(r, f, f, 0.5)[0]
+        array([1.75], dtype=float32)
+    """
+    rewards = np.asarray(rewards)
+    if rewards.ndim != 2:
+        raise ValueError(f"rewards must be (B, n), got shape {rewards.shape}.")
+    batch, n = rewards.shape
+    ended = np.logical_or(terminated, truncated)
+    # alive[:, k]: step k is part of the return (no end among steps < k).
+    alive = np.ones((batch, n), dtype=bool)
+    if n > 1:
+        np.logical_not(np.logical_or.accumulate(ended[:, :-1], axis=1), out=alive[:, 1:])
+    powers = np.power(np.float64(gamma), np.arange(n, dtype=np.float64))
+    returns = (np.where(alive, rewards, 0.0) * powers).sum(axis=1)
+    lengths = alive.sum(axis=1).astype(np.int64)
+    last = lengths - 1
+    rows = np.arange(batch)
+    dones = np.asarray(terminated)[rows, last].astype(np.float32)
+    discounts = np.power(np.float64(gamma), lengths).astype(np.float32)
+    return returns.astype(np.float32), discounts, dones, lengths
 
 
 class ReplayBatch(NamedTuple):
@@ -267,6 +319,11 @@ class _ReplayBase:
         npt.NDArray[np.float32],
         npt.NDArray[np.int64],
     ]:
+        if self.n_step == 1:  # fast path: one-step returns
+            returns = self.rewards.reshape(-1)[flat]
+            dones = self.terminated.reshape(-1)[flat].astype(np.float32)
+            discounts = np.full(len(flat), self.gamma, dtype=np.float32)
+            return returns, discounts, dones, np.ones(len(flat), dtype=np.int64)
         c = self.env_capacity
         env, slot = np.divmod(flat, c)
         window = env[:, None] * c + (slot[:, None] + np.arange(self.n_step)) % c
@@ -540,6 +597,8 @@ class VectorReplayBuffer(_ReplayBase):
         self.claimed[envs] += 1
 
     def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        if self.n_step == 1:  # every written slot is a complete transition
+            return np.ones(len(flat), dtype=bool)
         lengths = self._windows(flat)[3]
         return self._window_complete(flat, lengths)
 
@@ -739,7 +798,7 @@ class FrameReplayBuffer(_ReplayBase):
             self.head[e] = nxt
 
     def _check_env(self, e: int, ob: np.ndarray, nxt: np.ndarray, term: bool) -> None:
-        if self.in_episode[e] and not np.array_equal(ob[-1], self.frames[e, self.head[e]]):
+        if self.in_episode[e] and ob[-1].tobytes() != self.frames[e, self.head[e]].tobytes():
             raise ValueError(
                 f"Environment {e}: obs does not continue the stored episode (its newest "
                 "frame differs from the previous next_obs). Pass the true next_obs (the "
@@ -747,7 +806,7 @@ class FrameReplayBuffer(_ReplayBase):
                 "/ truncated, and skip the reset step of next-step autoreset envs "
                 "(env_mask)."
             )
-        if not term and self.stack > 1 and not np.array_equal(nxt[:-1], ob[1:]):
+        if not term and self.stack > 1 and nxt[:-1].tobytes() != ob[1:].tobytes():
             raise ValueError(
                 f"Environment {e}: next_obs[:-1] != obs[1:]: observations of shape "
                 f"{self.observation_shape} are not frame stacks (oldest frame first). "
@@ -762,8 +821,9 @@ class FrameReplayBuffer(_ReplayBase):
         # Older frames of the stack must not have been overwritten by the cursor.
         ahead = (slot - self.head[env]) % c
         ok &= ahead > self.ep_pos.reshape(-1)[flat]
-        lengths = self._windows(flat)[3]
-        ok &= self._window_complete(flat, lengths)
+        if self.n_step > 1:  # one-step windows of valid slots are always complete
+            lengths = self._windows(flat)[3]
+            ok &= self._window_complete(flat, lengths)
         return ok
 
     def _stacks(
