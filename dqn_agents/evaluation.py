@@ -1,0 +1,218 @@
+"""Evaluate an agent on full games and report RAW game scores; record videos.
+
+Scores come from ``info["episode"]["r"]`` (Gymnasium ``RecordEpisodeStatistics``), which
+the Atari wrappers place below episodic-life and reward clipping: an Atari "episode" here
+is a whole game (all lives), scored in unclipped game points, as in the papers' tables.
+Envs built from an id by this library always record statistics; a ``gym.Env`` given by the
+user gets ``RecordEpisodeStatistics`` added when it lacks one.
+
+SB3's ``stable_baselines3.common.evaluation.evaluate_policy`` also works on a
+`dqn_agents.DQN` (it calls ``model.predict`` on batched observations).
+
+Example:
+    >>> from dqn_agents import DQN
+    >>> agent = DQN("CartPole-v1", seed=0)
+    >>> result = evaluate(agent, n_episodes=2, seed=0)
+    >>> len(result.scores), result.mean > 0
+    (2, True)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+
+from dqn_agents.envs import EnvAdapter, make_env
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dqn_agents.agent import DQN
+
+__all__ = ["EvalResult", "evaluate", "record_video"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Raw-score evaluation of an agent.
+
+    Attributes:
+        mean: Mean raw score over the episodes.
+        std: Standard deviation of the raw scores.
+        scores: Raw score of each episode (full games for Atari).
+        lengths: Length of each episode in agent steps.
+    """
+
+    mean: float
+    std: float
+    scores: tuple[float, ...]
+    lengths: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict.
+
+        Returns:
+            ``{"mean", "std", "scores", "lengths"}``.
+
+        Example:
+            >>> EvalResult(1.0, 0.0, (1.0,), (5,)).to_dict()["scores"]
+            [1.0]
+        """
+        out = asdict(self)
+        out["scores"], out["lengths"] = list(self.scores), list(self.lengths)
+        return out
+
+
+def _eval_env(agent: DQN, env: Any, render_mode: str | None = None) -> EnvAdapter:
+    if env is None:
+        if agent.env_id is None:
+            raise ValueError(
+                "This model has no env id to build an evaluation env from; pass env=..."
+            )
+        env = agent.env_id
+    if isinstance(env, str):
+        built = make_env(env, 1, agent.wrapper_options, render_mode=render_mode)
+    else:
+        built = make_env(env, 1)
+    agent._check_env_fits(built, source="The model")
+    return built.adapter
+
+
+def evaluate(
+    agent: DQN,
+    n_episodes: int = 10,
+    env: str | gym.Env[Any, Any] | None = None,
+    *,
+    deterministic: bool = True,
+    epsilon: float | None = None,
+    seed: int | None = None,
+    video_path: str | os.PathLike[str] | None = None,
+    max_steps: int = 1_000_000,
+) -> EvalResult:
+    """Play ``n_episodes`` full games and return raw scores.
+
+    Args:
+        agent: The agent.
+        n_episodes: Number of full games (>= 1).
+        env: An env id or ``gym.Env`` (default: a fresh env from ``agent.env_id`` with the
+            saved wrapper options).
+        deterministic: Greedy play when ``epsilon`` is not given.
+        epsilon: Probability of a random action (e.g. 0.05 as in the Nature paper);
+            default 0 when ``deterministic`` else ``agent.exploration_rate``.
+        seed: Seed of the env's first reset and of the exploration draws.
+        video_path: Record the first episode to this mp4 (needs ``imageio[ffmpeg]``).
+        max_steps: Safety limit on the total number of agent steps.
+
+    Returns:
+        An `EvalResult`.
+
+    Raises:
+        ValueError: ``n_episodes < 1`` or the env does not fit the model.
+        RuntimeError: ``max_steps`` was reached before ``n_episodes`` games ended.
+    """
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}.")
+    if video_path is not None:
+        record_video(agent, video_path, env=env if isinstance(env, str) else None, seed=seed)
+    eps = epsilon if epsilon is not None else (0.0 if deterministic else agent.exploration_rate)
+    rng = np.random.default_rng(seed)
+    adapter = _eval_env(agent, env)
+    try:
+        obs = adapter.reset(seed=seed)
+        scores: list[float] = []
+        lengths: list[int] = []
+        steps = 0
+        while len(scores) < n_episodes:
+            if eps > 0 and rng.random() < eps:
+                actions = rng.integers(agent.n_actions, size=1)
+            else:
+                actions, _ = agent.predict(obs, deterministic=True)
+            step = adapter.step(np.asarray(actions).reshape(1))
+            obs = step.obs
+            steps += 1
+            if step.dones[0]:
+                episode = step.infos[0].get("episode")
+                if episode is not None:
+                    scores.append(float(episode["r"]))
+                    lengths.append(int(episode["l"]))
+            if steps >= max_steps:
+                raise RuntimeError(
+                    f"evaluate: {max_steps} steps played but only {len(scores)} of {n_episodes} "
+                    f"episodes ended; raise max_steps or check the env's time limit."
+                )
+    finally:
+        adapter.close()
+    return EvalResult(float(np.mean(scores)), float(np.std(scores)), tuple(scores), tuple(lengths))
+
+
+def record_video(
+    agent: DQN,
+    path: str | os.PathLike[str],
+    env: str | None = None,
+    *,
+    seed: int | None = None,
+    deterministic: bool = True,
+    fps: int | None = None,
+    max_steps: int = 27_000,
+) -> Path:
+    """Play one full game and write its RGB frames (the real game screen) to an mp4.
+
+    Args:
+        agent: The agent.
+        path: Destination ``.mp4`` (written atomically).
+        env: Env id (default: ``agent.env_id``); built with ``render_mode="rgb_array"``.
+        seed: Seed of the env reset.
+        deterministic: Greedy actions.
+        fps: Frames per second (default: the env's ``render_fps`` divided by the frame skip).
+        max_steps: Stop after this many agent steps.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ImportError: ``imageio`` / ``imageio-ffmpeg`` are missing (``pip install
+            dqn-agents[video]``).
+    """
+    try:
+        import imageio.v2 as imageio
+    except ImportError as exc:  # pragma: no cover - extra not installed
+        raise ImportError(
+            "Recording videos needs imageio and imageio-ffmpeg: pip install 'dqn-agents[video]'"
+        ) from exc
+    adapter = _eval_env(agent, env, render_mode="rgb_array")
+    inner: Any = adapter.env
+    if fps is None:
+        render_fps = int(inner.metadata.get("render_fps", 60) or 60)
+        skip = int((agent.wrapper_options or {}).get("frame_skip", 1) or 1)
+        fps = max(1, render_fps // skip)
+    frames: list[np.ndarray] = []
+    try:
+        obs = adapter.reset(seed=seed)
+        frames.append(np.asarray(inner.render()))
+        for _ in range(max_steps):
+            actions, _ = agent.predict(obs, deterministic=deterministic)
+            step = adapter.step(np.asarray(actions).reshape(1))
+            obs = step.obs
+            if step.dones[0] and "episode" in step.infos[0]:
+                break
+            frames.append(np.asarray(inner.render()))
+    finally:
+        adapter.close()
+    target = Path(os.fspath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".tmp-{os.getpid()}-{target.stem}.mp4")
+    try:
+        writer = imageio.get_writer(
+            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1
+        )
+        for frame in frames:
+            writer.append_data(frame)
+        writer.close()
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
