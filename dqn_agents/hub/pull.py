@@ -142,9 +142,14 @@ def translate_hf_error(
     where = f"{action} {repo_id!r}{rev}"
     status = _status_of(exc)
     detail = _server_message(exc)
-    cause = exc.__cause__ if isinstance(exc, ValueError) and exc.__cause__ else None
-    if cause is not None and _status_of(cause) is not None:
-        return translate_hf_error(cause, action=action, repo_id=repo_id, revision=revision)
+    if status is None and not isinstance(exc, errors.EntryNotFoundError):
+        # The client wraps some HTTP errors (upload failures, forced downloads): use the
+        # innermost error that carries an HTTP status.
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None:
+            if _status_of(cause) is not None:
+                return translate_hf_error(cause, action=action, repo_id=repo_id, revision=revision)
+            cause = cause.__cause__ or cause.__context__
     if status in (401, 403) or isinstance(exc, errors.GatedRepoError):
         return HubAuthError(
             f"Could not {where}: the server answered HTTP {status}{detail}. Log in with "
