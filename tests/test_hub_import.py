@@ -100,6 +100,7 @@ def test_sb3_same_actions_as_sb3(sb3_zip: Path, observations: np.ndarray) -> Non
     assert agent.env_id == ENV_ID
     assert agent.wrapper_options["noop_max"] == 30
     assert agent.config.buffer_size == 500 and agent.config.learning_starts == 100
+    assert agent.config.target_update_interval == 50 // 4  # SB3 env steps -> our updates
 
 
 def test_sb3_channel_order_matches_sb3_pipeline(observations: np.ndarray) -> None:

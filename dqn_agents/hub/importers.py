@@ -74,6 +74,7 @@ ATARI_ZOO_WRAPPER_OPTIONS: dict[str, Any] = {
 wrapper options (sticky actions come from the id: 0 for ``NoFrameskip-v4``)."""
 
 _MAX_MEMBER_BYTES = 2 * 1024**3
+_SB3_DEFAULT_TRAIN_FREQ = 4
 # SB3 DQN hyperparameters with the same meaning (and units) as our DQNConfig fields.
 _SB3_PLAIN_FIELDS = (
     "learning_rate",
@@ -414,9 +415,7 @@ def from_sb3(
             f"is this an SB3 DQN model?"
         )
     state_dict, info = map_layers(online, prefixes)
-    fields = {k: hyper[k] for k in _SB3_PLAIN_FIELDS if isinstance(hyper.get(k), (int, float))}
-    if isinstance(hyper.get("num_timesteps"), int):
-        fields["num_timesteps"] = hyper["num_timesteps"]
+    fields = _sb3_config_fields(hyper)
     return _agent_from_weights(
         env=env,
         env_id=env_id,
@@ -427,6 +426,36 @@ def from_sb3(
         device=device,
         source=f"SB3 model {source}",
     )
+
+
+def _sb3_config_fields(hyper: Mapping[str, Any]) -> dict[str, Any]:
+    """Our DQNConfig fields from SB3's plain-JSON hyperparameters.
+
+    SB3 counts ``target_update_interval`` in env steps, we count gradient updates: divide by
+    the env steps per update (``train_freq / gradient_steps``). SB3 stores ``train_freq``
+    cloudpickled (a ``TrainFreq``), so it is not read: SB3's default of 4 is assumed.
+    """
+    fields: dict[str, Any] = {
+        k: hyper[k]
+        for k in _SB3_PLAIN_FIELDS
+        if isinstance(hyper.get(k), (int, float)) and not isinstance(hyper.get(k), bool)
+    }
+    train_freq = _SB3_DEFAULT_TRAIN_FREQ
+    fields["train_freq"] = train_freq
+    gradient_steps = fields.get("gradient_steps", 1)
+    if isinstance(gradient_steps, int) and gradient_steps < 1:
+        fields.pop("gradient_steps")  # SB3's -1 ("as many as env steps") has no equivalent
+        gradient_steps = 1
+    if "target_update_interval" in fields:
+        steps_per_update = max(1, train_freq // max(1, int(gradient_steps)))
+        fields["target_update_interval"] = max(
+            1, int(fields["target_update_interval"]) // steps_per_update
+        )
+    if isinstance(hyper.get("n_steps"), int) and hyper["n_steps"] >= 1:
+        fields["n_step"] = hyper["n_steps"]
+    if isinstance(hyper.get("num_timesteps"), int):
+        fields["num_timesteps"] = hyper["num_timesteps"]
+    return fields
 
 
 def _zoo_wrapper_options(env_id: str) -> dict[str, Any] | None:
