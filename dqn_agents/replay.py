@@ -506,6 +506,34 @@ class _ReplayBase:
     def _after_load(self) -> None:
         """Recompute derived state after `load`."""
 
+    def end_episodes(self, env_mask: npt.ArrayLike | None = None) -> None:
+        """Cut the episodes in progress, as if they had been truncated.
+
+        Call it when the environments are reset outside the normal flow (e.g. a new
+        ``learn`` call on a freshly reset env): the last stored transition of each
+        selected stream becomes a truncation (it bootstraps from its stored next
+        observation) and the next `add` starts a new episode. Streams whose last
+        transition already ended an episode are left alone.
+
+        Args:
+            env_mask: Optional ``(num_envs,)`` bool selecting streams; default all.
+        """
+        c = self.env_capacity
+        for e in _mask_envs(env_mask, self.num_envs).tolist():
+            if self._last_transition_open(e):
+                last = (int(self.head[e]) - 1) % c
+                self.truncated[e, last] = True
+                self._close_stream(e)
+
+    def _last_transition_open(self, env: int) -> bool:
+        if self.claimed[env] == 0:
+            return False
+        last = (int(self.head[env]) - 1) % self.env_capacity
+        return not (self.terminated[env, last] or self.truncated[env, last])
+
+    def _close_stream(self, env: int) -> None:
+        """Hook: bookkeeping after `end_episodes` truncated a stream's last transition."""
+
 
 class VectorReplayBuffer(_ReplayBase):
     """Plain replay for small observations: stores ``obs`` and ``next_obs`` per transition.
@@ -707,6 +735,16 @@ class FrameReplayBuffer(_ReplayBase):
 
     def _after_load(self) -> None:
         self.n_valid[:] = self.valid.sum(axis=1)
+
+    def _last_transition_open(self, env: int) -> bool:
+        return bool(self.in_episode[env]) and bool(
+            self.valid[env, (int(self.head[env]) - 1) % self.env_capacity]
+        )
+
+    def _close_stream(self, env: int) -> None:
+        # The pending slot already holds the next frame: keep it as the final frame.
+        self.head[env] = self._claim_next(env, int(self.head[env]))
+        self.in_episode[env] = False
 
     def __len__(self) -> int:
         return int(self.n_valid.sum())

@@ -426,3 +426,34 @@ def test_load_refuses_pickle_truncated_and_mismatch(tmp_path: Path) -> None:
         VectorReplayBuffer((4, 3, 5), np.uint8, 120, 2).load(good)
     with pytest.raises(FileNotFoundError):
         buf.load(tmp_path / "missing.npz")
+
+
+def test_end_episodes_cuts_streams() -> None:
+    buf = FrameReplayBuffer((2, 2, 2), 64, 1, 2, 0.5)
+    buf.add(stack(0, 1), [0], [1.0], stack(1, 2), [False], [False])
+    buf.add(stack(1, 2), [1], [1.0], stack(2, 3), [False], [False])
+    with pytest.raises(ValueError, match="does not continue"):
+        buf.add(stack(0, 7), [2], [1.0], stack(7, 8), [False], [False])
+    buf.end_episodes()
+    buf.end_episodes()  # idempotent
+    buf.add(stack(0, 7), [2], [1.0], stack(7, 8), [False], [False])
+    buf.add(stack(7, 8), [3], [1.0], stack(8, 9), [False], [False])
+    batch = buf.get_batch(all_sampleable(buf))
+    order = np.argsort(batch.actions)
+    np.testing.assert_array_equal(batch.actions[order], [0, 1, 2])
+    # transition 1 is now a truncation: one reward, bootstraps from its stored next obs
+    assert batch.rewards[order[1]] == 1.0 and batch.dones[order[1]] == 0.0
+    np.testing.assert_array_equal(batch.next_obs[order[1]], stack(2, 3)[0])
+    np.testing.assert_allclose(batch.rewards[order], [1.5, 1.0, 1.5])
+
+    vec = VectorReplayBuffer((1,), np.float32, 20, 1, 3, 0.5)
+    for t in range(3):
+        vec.add([[t]], [t], [1.0], [[t + 1]], [False], [False])
+    vec.end_episodes()
+    for t in range(10, 13):
+        vec.add([[t]], [t], [1.0], [[t + 1]], [False], [False])
+    batch = vec.get_batch(all_sampleable(vec))
+    order = np.argsort(batch.actions)
+    np.testing.assert_array_equal(batch.actions[order], [0, 1, 2, 10])
+    np.testing.assert_allclose(batch.rewards[order], [1.75, 1.5, 1.0, 1.75])
+    np.testing.assert_array_equal(batch.next_obs[order, 0], [3, 3, 3, 13])
