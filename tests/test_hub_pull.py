@@ -271,3 +271,15 @@ def test_server_range_and_headers(hub: HubServer) -> None:
         etag = hashlib.sha256(files["model.safetensors"]).hexdigest()
         assert response.headers["X-Linked-Etag"] == f'"{etag}"'
         assert response.headers["Content-Range"] == f"bytes 10-19/{len(files['model.safetensors'])}"
+
+
+def test_missing_huggingface_hub_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from dqn_agents.hub import HubDependencyError, require_huggingface_hub
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(HubDependencyError, match=r"dqn-agents\[hub\]"):
+        require_huggingface_hub()
+    with pytest.raises(ImportError):  # HubDependencyError is an ImportError too
+        download_model("org/tiny")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,14 @@ from dqn_agents.hub.push import video_available
 
 TOKEN = "hf_SECRET_push_token_9f8e7d6c5b4a"
 ENV_ID = "CartPole-v1"
+
+
+class Evil:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (self.marker, "w"))
 
 
 def make_agent(seed: int = 0) -> DQN:
@@ -210,6 +219,18 @@ def test_inconsistent_repos_are_refused(hub: HubServer, tmp_path: Path) -> None:
     )
     with pytest.raises(HubIntegrityError, match="do not"):
         load_from_hub("org/mismatch", device="cpu")
+    # A pickle payload disguised as model.safetensors: refused, never run.
+    marker = tmp_path / "pwned"
+    hub.put_files(
+        "org/disguised",
+        {
+            "config.json": files["config.json"],
+            "model.safetensors": pickle.dumps(Evil(str(marker))),
+        },
+    )
+    with pytest.raises((HubIntegrityError, HubUnsafeFileError)):
+        load_from_hub("org/disguised", device="cpu")
+    assert not marker.exists()
     # A config for another game than the env given.
     with pytest.raises(HubEnvMismatchError, match="Acrobot"):
         load_from_hub("org/good", env="Acrobot-v1", device="cpu")
