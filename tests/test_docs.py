@@ -121,29 +121,39 @@ def _pages_with_examples() -> list[Path]:
 
 
 PREAMBLE = """
-import os, sys
+import functools, inspect, os
 _CAP = int(os.environ["DQN_AGENTS_DOCS_TIMESTEPS"])
 _EPISODES = int(os.environ["DQN_AGENTS_DOCS_EPISODES"])
+
+
+def _cap(cls, method_name, arg, cap):
+    method = getattr(cls, method_name, None)
+    if method is None:
+        return
+    sig = inspect.signature(method)
+
+    @functools.wraps(method)
+    def capped(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        if bound.arguments.get(arg) is not None:
+            bound.arguments[arg] = min(int(bound.arguments[arg]), cap)
+        return method(*bound.args, **bound.kwargs)
+
+    setattr(cls, method_name, capped)
+
+
 try:
-    import dqn_agents.agent as _agent_mod
+    from dqn_agents.agent import DQN as _DQN
 except ImportError:
-    _agent_mod = None
-if _agent_mod is not None and hasattr(_agent_mod, "DQN"):
-    import functools as _ft, inspect as _inspect
-    _DQN = _agent_mod.DQN
-    def _capped(method, name, cap):
-        sig = _inspect.signature(method)
-        @_ft.wraps(method)
-        def wrapper(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            if name in bound.arguments and bound.arguments[name] is not None:
-                bound.arguments[name] = min(int(bound.arguments[name]), cap)
-            return method(*bound.args, **bound.kwargs)
-        return wrapper
-    if hasattr(_DQN, "learn"):
-        _DQN.learn = _capped(_DQN.learn, "total_timesteps", _CAP)
-    if hasattr(_DQN, "evaluate"):
-        _DQN.evaluate = _capped(_DQN.evaluate, "n_episodes", _EPISODES)
+    _DQN = None
+if _DQN is not None:
+    _cap(_DQN, "learn", "total_timesteps", _CAP)
+    _cap(_DQN, "evaluate", "n_episodes", _EPISODES)
+if os.environ.get("DQN_AGENTS_DOCS_USES_SB3") == "1":
+    import stable_baselines3 as _sb3
+
+    for _algo in (_sb3.A2C, _sb3.DDPG, _sb3.DQN, _sb3.PPO, _sb3.SAC, _sb3.TD3):
+        _cap(_algo, "learn", "total_timesteps", _CAP)
 """
 
 
@@ -188,19 +198,25 @@ def test_docs_examples(page: Path, tmp_path: Path, hub_endpoint: str | None) -> 
     env["DQN_AGENTS_DOCS_TIMESTEPS"] = str(DOCS_TIMESTEPS)
     env["DQN_AGENTS_DOCS_EPISODES"] = str(DOCS_EPISODES)
     env["DQN_AGENTS_REPO_ROOT"] = str(ROOT)
+    if "stable_baselines3" in "".join(code for _, code, skip in blocks if skip is None):
+        env["DQN_AGENTS_DOCS_USES_SB3"] = "1"
     if hub_endpoint is not None:
         env["HF_ENDPOINT"] = hub_endpoint
         env["HF_HUB_DISABLE_XET"] = "1"
         env["HF_TOKEN"] = "hf_docs_test_token"
         env["HF_HOME"] = str(tmp_path / "hf_home")
-    proc = subprocess.run(
-        [sys.executable, str(runner)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(runner)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else str(exc.stdout)
+        pytest.fail(f"examples in {page.relative_to(ROOT)} ran over 240 s; last output:\n{out}")
     if proc.returncode != 0:
         pytest.fail(
             f"examples in {page.relative_to(ROOT)} failed (exit {proc.returncode}):\n"
