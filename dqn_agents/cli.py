@@ -1,0 +1,315 @@
+"""The ``dqn-agents`` command line: ``train``, ``evaluate``, ``enjoy`` (+ ``push`` from the hub).
+
+Examples (shell)::
+
+    dqn-agents train ALE/Pong-v5 --preset nature2015 --timesteps 10_000_000 --seed 1
+    dqn-agents train CartPole-v1 --config cartpole.toml --timesteps 50_000
+    dqn-agents evaluate runs/ALE-Pong-v5-20260101-120000/model.zip --episodes 10 --json
+    dqn-agents evaluate sb3/some-repo          # not a local path: downloaded from the Hub
+    dqn-agents enjoy runs/.../model.zip --video pong.mp4
+
+``train`` writes one run folder (``runs/<env>-<timestamp>/`` unless ``--output``)::
+
+    run/
+      config.json         # the resolved hyperparameters, env id and wrapper options
+      checkpoints/        # model_<steps>_steps.zip every --checkpoint-freq steps
+      logs/               # progress.csv + TensorBoard events (SB3 logger)
+      model.zip           # the final model (also written on Ctrl-C)
+
+A ``--config`` file (JSON or TOML) holds an optional ``preset`` name, `DQNConfig`
+fields, and optionally a ``wrapper_options`` table; ``--preset`` and ``--set key=value``
+override it. Other packages add sub-commands without editing this file: if
+``dqn_agents.hub._cli`` exists, its ``register(subparsers)`` is called (the parser it
+returns sets ``func``).
+
+Example:
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["train", "CartPole-v1", "--timesteps", "1000"])
+    >>> args.command, args.timesteps
+    ('train', 1000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_parser", "load_config_file", "main"]
+
+
+def _int(text: str) -> int:
+    return int(text.replace("_", ""))
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a JSON or TOML training config (``preset`` + DQNConfig fields + options).
+
+    Args:
+        path: A ``.json`` or ``.toml`` file.
+
+    Returns:
+        The parsed mapping.
+
+    Raises:
+        ValueError: Unknown suffix or invalid content (the message names the file).
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "c.json")
+        >>> _ = open(p, "w").write('{"preset": "default", "learning_rate": 0.001}')
+        >>> load_config_file(p)
+        {'preset': 'default', 'learning_rate': 0.001}
+    """
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix == ".json":
+            data = json.loads(text)
+        elif p.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:  # pragma: no cover - python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            data = tomllib.loads(text)
+        else:
+            raise ValueError(f"--config {p}: use a .json or .toml file, got {p.suffix!r}.")
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"--config {p}: cannot parse it: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"--config {p}: expected a table/object, got {type(data).__name__}.")
+    return data
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``dqn-agents`` argument parser (with plug-in sub-commands).
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="dqn-agents",
+        description="DQN (Mnih et al. 2013/2015) for Gymnasium: train, evaluate, watch.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train an agent", description="Train a DQN agent.")
+    train.add_argument("env_id", metavar="ENV_ID", help="e.g. ALE/Pong-v5 or CartPole-v1")
+    train.add_argument("--timesteps", type=_int, default=1_000_000, metavar="N")
+    train.add_argument("--config", metavar="FILE", help="JSON/TOML: preset + overrides")
+    train.add_argument("--preset", metavar="NAME", help="default, cleanrl, nature2015, mnih2013")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one hyperparameter (JSON value), repeatable",
+    )
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--output", metavar="DIR", help="run folder (default runs/<env>-<time>)")
+    train.add_argument("--num-envs", type=int, default=None, metavar="N")
+    train.add_argument("--device", default="auto")
+    train.add_argument("--checkpoint-freq", type=_int, default=100_000, metavar="STEPS")
+    train.add_argument("--log-interval", type=int, default=4, metavar="EPISODES")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--quiet", action="store_true", help="no log table on stdout")
+    train.set_defaults(func=_cmd_train)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="evaluate a saved agent (raw game scores)",
+        description="Play full games with a saved agent and print the raw mean/std score.",
+    )
+    evaluate.add_argument("path", metavar="PATH_OR_REPO", help="model .zip, folder or Hub repo")
+    evaluate.add_argument("--episodes", type=int, default=10, metavar="N")
+    evaluate.add_argument("--deterministic", action="store_true", help="greedy (epsilon 0)")
+    evaluate.add_argument("--epsilon", type=float, default=None, help="default 0.05 (Nature)")
+    evaluate.add_argument("--seed", type=int, default=None)
+    evaluate.add_argument("--env", default=None, metavar="ENV_ID", help="override the env id")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    enjoy = sub.add_parser(
+        "enjoy", help="watch / record one game", description="Play one game with an agent."
+    )
+    enjoy.add_argument("path", metavar="PATH_OR_REPO")
+    enjoy.add_argument(
+        "--video",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="OUT.mp4",
+        help="record the game to an mp4 (default <model>.mp4)",
+    )
+    enjoy.add_argument("--seed", type=int, default=None)
+    enjoy.add_argument("--device", default="auto")
+    enjoy.set_defaults(func=_cmd_enjoy)
+
+    _register_plugins(sub)
+    return parser
+
+
+def _register_plugins(subparsers: Any) -> None:
+    for module_name in ("dqn_agents.hub._cli",):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(subparsers)
+
+
+def _load_agent(path: str, device: str, env: str | None = None) -> Any:
+    from dqn_agents.agent import DQN
+
+    if os.path.exists(path) or os.path.exists(path + ".zip"):
+        return DQN.load(path, env=env, device=device)
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", path):
+        return DQN.from_pretrained(path, env=env, device=device)
+    raise FileNotFoundError(f"{path}: no such file or folder, and not a Hub repo id (org/name).")
+
+
+def _run_dir(env_id: str, output: str | None) -> Path:
+    if output:
+        return Path(output)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", env_id).strip("-")
+    return Path("runs") / f"{safe}-{stamp}"
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from stable_baselines3.common.callbacks import CheckpointCallback
+    from stable_baselines3.common.logger import configure
+
+    from dqn_agents.agent import DQN
+    from dqn_agents.config import DQNConfig
+    from dqn_agents.serialization import atomic_write
+
+    settings: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    preset = args.preset or settings.pop("preset", None) or "default"
+    settings.pop("preset", None)
+    wrapper_options = settings.pop("wrapper_options", None)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")
+        settings[key.strip()] = _parse_value(value)
+    config = DQNConfig.preset(preset, **settings)
+    run = _run_dir(args.env_id, args.output)
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    agent = DQN(
+        args.env_id,
+        config,
+        wrapper_options=wrapper_options,
+        num_envs=args.num_envs,
+        seed=args.seed,
+        device=args.device,
+    )
+    formats = ["csv", "tensorboard"] if args.quiet else ["stdout", "csv", "tensorboard"]
+    agent.set_logger(configure(str(run / "logs"), formats))
+    with atomic_write(run / "config.json", "w") as handle:
+        json.dump(
+            {
+                "env_id": agent.env_id,
+                "preset": preset,
+                "config": agent.config.to_dict(),
+                "wrapper_options": agent.wrapper_options,
+                "seed": args.seed,
+                "timesteps": args.timesteps,
+            },
+            handle,
+            indent=2,
+        )
+    checkpoint = CheckpointCallback(
+        max(args.checkpoint_freq // max(agent.n_envs, 1), 1),
+        str(run / "checkpoints"),
+        name_prefix="model",
+    )
+    print(f"run folder: {run}", flush=True)
+    try:
+        agent.learn(
+            args.timesteps,
+            callback=checkpoint,
+            log_interval=args.log_interval,
+            progress_bar=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        path = agent.save(run / "model.zip")
+        print(f"\ninterrupted at step {agent.num_timesteps}; saved {path}", file=sys.stderr)
+        return 130
+    path = agent.save(run / "model.zip")
+    print(f"saved {path}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    agent = _load_agent(args.path, args.device, None)
+    epsilon = args.epsilon
+    if epsilon is None:
+        epsilon = 0.0 if args.deterministic else 0.05
+    result = agent.evaluate(args.episodes, env=args.env, epsilon=epsilon, seed=args.seed)
+    if args.json:
+        out = {"model": args.path, "env_id": args.env or agent.env_id, "epsilon": epsilon}
+        out.update(result.to_dict())
+        print(json.dumps(out))
+    else:
+        print(
+            f"{args.env or agent.env_id}: raw score {result.mean:.2f} +/- {result.std:.2f} over "
+            f"{len(result.scores)} episodes (epsilon {epsilon})"
+        )
+    return 0
+
+
+def _cmd_enjoy(args: argparse.Namespace) -> int:
+    agent = _load_agent(args.path, args.device, None)
+    if args.video is not None:
+        from dqn_agents.evaluation import record_video
+
+        out = args.video or str(Path(args.path.rstrip("/")).with_suffix("")) + ".mp4"
+        path = record_video(agent, out, seed=args.seed)
+        print(f"video: {path}")
+        return 0
+    result = agent.evaluate(1, seed=args.seed)
+    print(f"{agent.env_id}: raw score {result.mean:.2f} in {result.lengths[0]} steps")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dqn-agents`` script.
+
+    Args:
+        argv: Arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status (0 on success, 2 on bad input, 130 on Ctrl-C).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, TypeError) as exc:
+        print(f"dqn-agents {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
