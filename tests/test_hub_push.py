@@ -288,4 +288,6 @@ def test_cli_push_then_evaluate(hub: HubServer, tmp_path: Path) -> None:
         timeout=120,
     )
     assert evaluated.returncode == 0, evaluated.stderr
+    assert "mean reward" in pushed.stdout
+    assert ENV_ID in evaluated.stdout  # the downloaded agent played its env
     assert TOKEN not in evaluated.stdout + evaluated.stderr
