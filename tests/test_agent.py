@@ -1,0 +1,251 @@
+"""DQN construction, acting, vector envs, resume, NaN and Ctrl-C safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from dqn_agents import DQN, DQNConfig
+from dqn_agents.agent import NonFiniteLossError
+
+SMALL: dict[str, Any] = dict(
+    learning_starts=100,
+    buffer_size=2_000,
+    batch_size=16,
+    mlp_hidden_sizes=(16, 16),
+    eval_qmax_states=16,
+)
+
+
+# ---------------------------------------------------------------- construction
+def test_construct_from_id_env_and_presets() -> None:
+    agent = DQN("CartPole-v1", **SMALL)
+    assert agent.q_net.describe()["kind"] == "mlp"
+    assert agent.env_id == "CartPole-v1" and agent.n_envs == 1
+    agent = DQN(gym.make("CartPole-v1"), "nature2015", network="mlp", **SMALL)
+    assert agent.config.optimizer == "rmsprop" and agent.env_id == "CartPole-v1"
+    cfg = DQNConfig(learning_rate=3e-4)
+    assert DQN("CartPole-v1", cfg).config is cfg
+    with pytest.raises(ValueError, match="preset"):
+        DQN("CartPole-v1", "nature2016")
+
+
+def test_unknown_hyperparameter_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="learning_rate"):
+        DQN("CartPole-v1", learnig_rate=1e-3)
+
+
+def test_non_discrete_action_space() -> None:
+    with pytest.raises(ValueError, match="Discrete action space"):
+        DQN("Pendulum-v1")
+
+
+def test_observations_the_network_cannot_take() -> None:
+    class DictObs(gym.Env[Any, Any]):
+        observation_space = gym.spaces.Dict({"a": gym.spaces.Discrete(3)})
+        action_space = gym.spaces.Discrete(2)
+
+    with pytest.raises(ValueError, match="Box observation space"):
+        DQN(DictObs())
+
+    class HWC(gym.Env[Any, Any]):
+        observation_space = gym.spaces.Box(0, 255, (84, 84, 4), np.uint8)
+        action_space = gym.spaces.Discrete(2)
+
+    with pytest.raises(ValueError, match="channel-first"):
+        DQN(HWC())
+
+
+def test_atari_id_gets_contract_and_nature_cnn() -> None:
+    agent = DQN("ALE/Breakout-v5", learning_starts=10, buffer_size=100)
+    assert agent.observation_space.shape == (4, 84, 84)
+    assert agent.q_net.describe()["kind"] == "nature"
+    assert agent.wrapper_options is not None and agent.wrapper_options["frame_skip"] == 4
+    agent = DQN("ALE/Breakout-v5", wrapper_options={"frame_stack": 2}, buffer_size=100)
+    assert agent.observation_space.shape == (2, 84, 84)
+
+
+# ---------------------------------------------------------------- acting
+def test_predict_shapes_and_exploration() -> None:
+    agent = DQN("CartPole-v1", seed=0, **SMALL)
+    single, state = agent.predict(np.zeros(4, np.float32), deterministic=True)
+    assert single.shape == () and state is None
+    batch, _ = agent.predict(np.zeros((5, 4), np.float32))
+    assert batch.shape == (5,) and batch.dtype == np.int64
+    with pytest.raises(ValueError, match="shape"):
+        agent.predict(np.zeros(3, np.float32))
+    agent.exploration_rate = 1.0
+    actions, _ = agent.predict(np.zeros((200, 4), np.float32))
+    assert set(actions.tolist()) == {0, 1}
+
+
+# ---------------------------------------------------------------- learning
+def test_pong_learns_3000_steps_on_cpu(tmp_path: Path) -> None:
+    agent = DQN(
+        "ALE/Pong-v5",
+        learning_starts=2_900,
+        buffer_size=4_000,
+        seed=0,
+        device="cpu",
+        eval_qmax_states=32,
+    )
+    agent.learn(3_000)
+    assert agent.num_timesteps == 3_000
+    assert agent._n_updates == 25
+    assert agent.average_max_q() is not None
+    path = agent.save(tmp_path / "pong")
+    loaded = DQN.load(path)
+    obs = np.asarray(agent._last_obs)
+    np.testing.assert_array_equal(
+        loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0]
+    )
+
+
+def test_vector_envs_keep_the_replay_ratio() -> None:
+    agent = DQN("CartPole-v1", num_envs=4, train_freq=4, seed=0, **SMALL)
+    assert agent.get_env().num_envs == 4  # type: ignore[union-attr]
+    agent.learn(400)
+    assert agent.num_timesteps == 400
+    assert agent._n_updates == (400 - 100) // 4
+    single = DQN("CartPole-v1", train_freq=4, seed=0, **SMALL).learn(400)
+    assert single._n_updates == agent._n_updates
+
+
+def test_atari_vector_env() -> None:
+    agent = DQN("ALE/Pong-v5", num_envs=2, learning_starts=200, buffer_size=1_000, seed=0)
+    agent.learn(240)
+    assert agent.num_timesteps == 240 and agent._n_updates == 10
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_user_vector_env_autoreset_modes(mode: AutoresetMode) -> None:
+    env = SyncVectorEnv(
+        [lambda: gym.wrappers.RecordEpisodeStatistics(gym.make("CartPole-v1"))] * 2,
+        autoreset_mode=mode,
+    )
+    agent = DQN(env, seed=0, **SMALL)
+    stored: list[int] = []
+    original = agent._make_replay
+
+    def spy() -> Any:
+        buf = original()
+        add = buf.add
+
+        def counting_add(*args: Any, env_mask: Any = None, **kw: Any) -> None:
+            stored.append(2 if env_mask is None else int(np.sum(env_mask)))
+            # the stored next_obs never is a reset obs after a done (obs continuity)
+            add(*args, env_mask=env_mask, **kw)
+
+        buf.add = counting_add
+        return buf
+
+    agent._make_replay = spy  # type: ignore[method-assign]
+    agent.learn(600)
+    assert agent._episode_num > 5
+    if mode == AutoresetMode.NEXT_STEP:
+        # every finished episode costs one skipped (reset-only) step for that env
+        assert sum(stored) < 600
+    else:
+        assert sum(stored) == 600
+
+
+# ---------------------------------------------------------------- resume
+RESUME: dict[str, Any] = dict(
+    learning_starts=100,
+    buffer_size=5_000,
+    batch_size=16,
+    mlp_hidden_sizes=(32, 32),
+    target_update_interval=40,
+    exploration_steps=400,
+    train_freq=2,
+    eval_qmax_states=0,
+)
+
+
+def test_resume_is_bit_exact(tmp_path: Path) -> None:
+    straight = DQN(gym.make("CartPole-v1"), seed=3, device="cpu", **RESUME).learn(600)
+
+    env = gym.make("CartPole-v1")
+    first = DQN(env, seed=3, device="cpu", **RESUME).learn(300)
+    path = first.save(tmp_path / "half")
+    first.save_replay_buffer(tmp_path / "half_replay.npz")
+    del first
+    torch.manual_seed(12345)  # the load restores the RNG states
+    np.random.seed(12345)
+    resumed = DQN.load(path, env=env, device="cpu")
+    resumed.load_replay_buffer(tmp_path / "half_replay.npz")
+    assert resumed.num_timesteps == 300
+    resumed.learn(300, reset_num_timesteps=False)
+
+    assert resumed.num_timesteps == straight.num_timesteps == 600
+    assert resumed._n_updates == straight._n_updates
+    for key, value in straight.q_net.state_dict().items():
+        assert torch.equal(value, resumed.q_net.state_dict()[key]), key
+    assert straight.q_net_target is not None and resumed.q_net_target is not None
+    for key, value in straight.q_net_target.state_dict().items():
+        assert torch.equal(value, resumed.q_net_target.state_dict()[key]), key
+    s_opt, r_opt = straight.optimizer.state_dict(), resumed.optimizer.state_dict()
+    for pid, state in s_opt["state"].items():
+        for name, value in state.items():
+            assert torch.equal(value, r_opt["state"][pid][name]), (pid, name)
+
+
+def test_load_on_a_fresh_env_resets() -> None:
+    agent = DQN("CartPole-v1", seed=0, **SMALL).learn(150)
+    fresh = gym.make("CartPole-v1")
+    loaded = DQN.load(
+        agent.save(Path(os.environ.get("TMPDIR", "/tmp")) / "fresh_env_test"), env=fresh
+    )
+    loaded.learn(50, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 200
+
+
+# ---------------------------------------------------------------- failure safety
+def test_nan_loss_names_the_step() -> None:
+    env = gym.wrappers.TransformReward(gym.make("CartPole-v1"), lambda r: float("nan"))
+    agent = DQN(env, seed=0, train_freq=4, **SMALL)
+    with pytest.raises(NonFiniteLossError, match="at step 104") as info:
+        agent.learn(1_000)
+    assert isinstance(info.value, FloatingPointError)
+    assert agent.num_timesteps == 104
+
+
+def test_keyboard_interrupt_leaves_a_consistent_agent(tmp_path: Path) -> None:
+    def interrupt(locals_: dict[str, Any], globals_: dict[str, Any]) -> bool:
+        if locals_["self"].num_timesteps == 150:
+            raise KeyboardInterrupt
+        return True
+
+    agent = DQN("CartPole-v1", seed=0, **SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        agent.learn(1_000, callback=interrupt)
+    assert agent.num_timesteps == 150
+    assert len(agent.replay_buffer) == 150
+    assert torch.get_num_threads() >= 1
+    path = agent.save(tmp_path / "interrupted")
+    loaded = DQN.load(path, env=gym.make("CartPole-v1"))
+    assert loaded.num_timesteps == 150
+    loaded.learn(50, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 200
+
+
+def test_sigint_is_deferred_to_a_step_boundary() -> None:
+    def send_sigint(locals_: dict[str, Any], globals_: dict[str, Any]) -> bool:
+        if locals_["self"].num_timesteps == 120:
+            os.kill(os.getpid(), signal.SIGINT)
+        return True
+
+    agent = DQN("CartPole-v1", seed=0, **SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        agent.learn(1_000, callback=send_sigint)
+    assert agent.num_timesteps == 120
+    assert agent._n_updates == (120 - 100) // 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
