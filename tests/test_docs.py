@@ -172,9 +172,51 @@ def _runner_source(page: Path, blocks: list[tuple[int, str, str | None]]) -> str
     return "\n".join(parts) + "\n"
 
 
+def _seed_hub(server: object, workdir: Path) -> None:
+    """Put the third-party models the docs import into the loopback Hub.
+
+    ``sb3/dqn-PongNoFrameskip-v4`` (an untrained SB3 ``CnnPolicy`` DQN saved by SB3 itself)
+    and ``cleanrl/PongNoFrameskip-v4-dqn_atari-seed1`` (a ``dqn_atari.py``-layout state dict
+    saved with ``torch.save``), so the import examples run against real file formats.
+    """
+    import torch
+    from stable_baselines3 import DQN as SB3DQN
+    from torch import nn
+
+    from dqn_agents.wrappers import make_atari
+
+    env = make_atari("PongNoFrameskip-v4")
+    model = SB3DQN("CnnPolicy", env, buffer_size=100, learning_starts=0, seed=0, device="cpu")
+    sb3_zip = workdir / "dqn-PongNoFrameskip-v4.zip"
+    model.save(sb3_zip)
+    env.close()
+    torch.manual_seed(0)
+    cleanrl = nn.Sequential(
+        nn.Conv2d(4, 32, 8, stride=4),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 4, stride=2),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(3136, 512),
+        nn.ReLU(),
+        nn.Linear(512, 6),
+    )
+    cleanrl_file = workdir / "dqn_atari.cleanrl_model"
+    torch.save({f"network.{k}": v for k, v in cleanrl.state_dict().items()}, cleanrl_file)
+    server.put_files(  # type: ignore[attr-defined]
+        "sb3/dqn-PongNoFrameskip-v4", {sb3_zip.name: sb3_zip.read_bytes()}
+    )
+    server.put_files(  # type: ignore[attr-defined]
+        "cleanrl/PongNoFrameskip-v4-dqn_atari-seed1",
+        {cleanrl_file.name: cleanrl_file.read_bytes()},
+    )
+
+
 @pytest.fixture(scope="session")
-def hub_endpoint() -> Iterator[str | None]:
-    """The test suite's loopback Hub server (``tests/hub_server.py``), when it is there."""
+def docs_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object | None]:
+    """The test suite's loopback Hub server (``tests/hub_server.py``), seeded for the docs."""
     sys.path.insert(0, str(ROOT / "tests"))
     try:
         from hub_server import HubServer  # type: ignore[import-not-found]
@@ -184,13 +226,24 @@ def hub_endpoint() -> Iterator[str | None]:
     finally:
         sys.path.pop(0)
     with HubServer() as server:
-        yield server.url
+        _seed_hub(server, tmp_path_factory.mktemp("hub-seed"))
+        yield server
+
+
+def _hub_env(server: object, home: Path) -> dict[str, str]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from hub_server import client_env  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    env: dict[str, str] = client_env(server, str(home), token="hf_docs_test_token")
+    return env
 
 
 @pytest.mark.parametrize(
     "page", _pages_with_examples(), ids=lambda p: str(p.relative_to(DOCS)).replace("/", ".")
 )
-def test_docs_examples(page: Path, tmp_path: Path, hub_endpoint: str | None) -> None:
+def test_docs_examples(page: Path, tmp_path: Path, docs_hub: object | None) -> None:
     blocks = extract_python_blocks(page.read_text("utf-8"))
     runner = tmp_path / "run_docs_page.py"
     runner.write_text(_runner_source(page, blocks), encoding="utf-8")
@@ -200,11 +253,8 @@ def test_docs_examples(page: Path, tmp_path: Path, hub_endpoint: str | None) -> 
     env["DQN_AGENTS_REPO_ROOT"] = str(ROOT)
     if "stable_baselines3" in "".join(code for _, code, skip in blocks if skip is None):
         env["DQN_AGENTS_DOCS_USES_SB3"] = "1"
-    if hub_endpoint is not None:
-        env["HF_ENDPOINT"] = hub_endpoint
-        env["HF_HUB_DISABLE_XET"] = "1"
-        env["HF_TOKEN"] = "hf_docs_test_token"
-        env["HF_HOME"] = str(tmp_path / "hf_home")
+    if docs_hub is not None:
+        env.update(_hub_env(docs_hub, tmp_path / "hf_home"))
     try:
         proc = subprocess.run(
             [sys.executable, str(runner)],
