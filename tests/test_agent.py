@@ -179,7 +179,6 @@ def test_resume_is_bit_exact(tmp_path: Path) -> None:
     first.save_replay_buffer(tmp_path / "half_replay.npz")
     del first
     torch.manual_seed(12345)  # the load restores the RNG states
-    np.random.seed(12345)
     resumed = DQN.load(path, env=env, device="cpu")
     resumed.load_replay_buffer(tmp_path / "half_replay.npz")
     assert resumed.num_timesteps == 300
@@ -198,12 +197,10 @@ def test_resume_is_bit_exact(tmp_path: Path) -> None:
             assert torch.equal(value, r_opt["state"][pid][name]), (pid, name)
 
 
-def test_load_on_a_fresh_env_resets() -> None:
+def test_load_on_a_fresh_env_resets(tmp_path: Path) -> None:
     agent = DQN("CartPole-v1", seed=0, **SMALL).learn(150)
     fresh = gym.make("CartPole-v1")
-    loaded = DQN.load(
-        agent.save(Path(os.environ.get("TMPDIR", "/tmp")) / "fresh_env_test"), env=fresh
-    )
+    loaded = DQN.load(agent.save(tmp_path / "fresh_env_test"), env=fresh)
     loaded.learn(50, reset_num_timesteps=False)
     assert loaded.num_timesteps == 200
 
