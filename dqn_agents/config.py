@@ -1,12 +1,12 @@
 """Hyperparameters of DQN as one frozen, documented, JSON-able dataclass.
 
 `DQNConfig` holds every hyperparameter of the learner. It is immutable (derive
-variants with [`DQNConfig.replace`][dqn_agents.config.DQNConfig.replace]), validated
+variants with `DQNConfig.replace`), validated
 on construction (errors name the field, the value received and what is allowed) and
 saved with every model as plain JSON (`to_dict` / `from_dict` round-trip exactly).
 This module imports neither torch nor gymnasium.
 
-Named presets (`PRESETS`, [`DQNConfig.preset`][dqn_agents.config.DQNConfig.preset]):
+Named presets (`PRESETS`, `DQNConfig.preset`):
 
 * ``"default"`` (alias ``"cleanrl"``): the tuned modern Nature-DQN setup of the best
   open reproductions (CleanRL ``dqn_atari.py``, SB3 rl-zoo ``atari.yml``): Adam 1e-4,
