@@ -1,21 +1,27 @@
 """Share DQN agents on the Hugging Face Hub: safetensors + JSON only, never pickle.
 
 Publish an agent (one commit with ``model.safetensors``, ``config.json``,
-``results.json``, a ``README.md`` model card and a ``replay.mp4``)::
+``results.json``, a ``README.md`` model card and a ``replay.mp4``):
 
-    agent.push_to_hub("my-org/dqn-Pong-v5")          # = push_to_hub(agent, ...)
+```python
+agent.push_to_hub("my-org/dqn-Pong-v5")          # = push_to_hub(agent, ...)
+```
 
-Load one back (through the ``huggingface_hub`` cache; works offline once cached)::
+Load one back (through the ``huggingface_hub`` cache; works offline once cached):
 
-    agent = DQN.from_pretrained("my-org/dqn-Pong-v5")  # = load_from_hub(...)
+```python
+agent = DQN.from_pretrained("my-org/dqn-Pong-v5")  # = load_from_hub(...)
+```
 
-Bring in the existing SB3 and CleanRL DQN zoo without unpickling anything::
+Bring in the existing SB3 and CleanRL DQN zoo without unpickling anything:
 
-    agent = from_sb3("sb3/dqn-PongNoFrameskip-v4")
-    agent = from_cleanrl("cleanrl/PongNoFrameskip-v4-dqn_atari-seed1")
+```python
+agent = from_sb3("sb3/dqn-PongNoFrameskip-v4")
+agent = from_cleanrl("cleanrl/PongNoFrameskip-v4-dqn_atari-seed1")
+```
 
 ``huggingface_hub`` is an optional dependency (``pip install "dqn-agents[hub]"``); it is
-imported only when a function here needs it. Every failure raises a :class:`HubError`
+imported only when a function here needs it. Every failure raises a `HubError`
 subclass whose message says what was received and what to do.
 """
 
@@ -57,7 +63,7 @@ __all__ = [
 
 
 class HubError(RuntimeError):
-    """Base class of every error raised by :mod:`dqn_agents.hub`."""
+    """Base class of every error raised by `hub`."""
 
 
 class HubDependencyError(HubError, ImportError):
@@ -115,7 +121,7 @@ _LAZY = {
 
 
 def require_huggingface_hub() -> ModuleType:
-    """Import ``huggingface_hub`` or raise a :class:`HubDependencyError` saying how to get it.
+    """Import ``huggingface_hub`` or raise a `HubDependencyError` saying how to get it.
 
     Returns:
         The ``huggingface_hub`` module.

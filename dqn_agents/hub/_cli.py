@@ -1,8 +1,10 @@
-"""The ``dqn-agents push`` verb (``dqn_agents.cli`` calls :func:`register`).
+"""The ``dqn-agents push`` verb (``dqn_agents.cli`` calls `register`).
 
-Usage::
+Usage:
 
-    dqn-agents push PATH --repo-id ORG/NAME [--episodes N] [--no-video] [--private]
+```bash
+dqn-agents push PATH --repo-id ORG/NAME [--episodes N] [--no-video] [--private]
+```
 
 PATH is a model ``.zip`` (``DQN.save``) or a folder in the Hub layout; a folder that
 already holds ``results.json`` and ``README.md`` is published as it is.
@@ -24,7 +26,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         subparsers: What ``ArgumentParser.add_subparsers()`` returned.
 
     Returns:
-        The ``push`` parser (its ``func`` default is :func:`run_push`).
+        The ``push`` parser (its ``func`` default is `run_push`).
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "push",

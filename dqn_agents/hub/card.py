@@ -180,7 +180,7 @@ def build_model_card(
         meta: The model's ``config.json`` (hyperparameters, env, wrapper options, versions).
         results: The ``results.json`` content (raw game scores).
         repo_id: Where the model is published (for the usage snippet).
-        hardware: Hardware description; default :func:`hardware_info` of this machine
+        hardware: Hardware description; default `hardware_info` of this machine
             (training hardware from ``meta["hardware"]`` is shown too when recorded).
         has_video: Whether a ``replay.mp4`` is part of the commit.
 

@@ -1,17 +1,17 @@
 """Import SB3 and CleanRL DQN models without unpickling anything.
 
-* :func:`from_sb3` reads a Stable-Baselines3 DQN zip (a local file or a Hub repo such as
+* `from_sb3` reads a Stable-Baselines3 DQN zip (a local file or a Hub repo such as
   ``sb3/dqn-PongNoFrameskip-v4``). Weights come from the zip's ``policy.pth`` through
   ``torch.load(..., weights_only=True)`` (PyTorch's restricted unpickler: tensors and
   plain containers only, no code). Hyperparameters come only from the plain-JSON fields of
   the zip's ``data`` member; every cloudpickled value (a dict holding ``":serialized:"``)
   is skipped, as are ``pytorch_variables.pth`` and the optimizer.
-* :func:`from_cleanrl` reads a CleanRL ``dqn_atari.cleanrl_model`` (``torch.save`` of its
+* `from_cleanrl` reads a CleanRL ``dqn_atari.cleanrl_model`` (``torch.save`` of its
   ``QNetwork`` state dict: ``network.0/2/4`` convolutions, ``network.7`` Linear(3136, 512),
   ``network.9`` Linear(512, n)) or a ``dqn.py`` MLP, also with ``weights_only=True``.
 
-Both map the weights onto the dqn-agents layout (see :mod:`dqn_agents.networks`), load
-them strictly, and return a :class:`~dqn_agents.DQN` whose ``predict`` picks the same
+Both map the weights onto the dqn-agents layout (see `networks`), load
+them strictly, and return a `DQN` whose ``predict`` picks the same
 actions as the original network on the same observations.
 
 Env ids: ``PongNoFrameskip-v4`` (what both zoos trained on) maps onto our wrapper
@@ -372,7 +372,7 @@ def from_sb3(
         token: Hub token for a repo id.
 
     Returns:
-        A :class:`~dqn_agents.DQN` that acts like the SB3 model.
+        A `DQN` that acts like the SB3 model.
 
     Raises:
         HubUnsafeFileError: ``policy.pth`` holds code (refused; nothing ran).
@@ -508,7 +508,7 @@ def from_cleanrl(
         token: Hub token for a repo id.
 
     Returns:
-        A :class:`~dqn_agents.DQN` that acts like the CleanRL network.
+        A `DQN` that acts like the CleanRL network.
 
     Raises:
         HubUnsafeFileError: The file holds code (refused; nothing ran).

@@ -1,19 +1,19 @@
 """Download and load agents from the Hugging Face Hub (or from the local zoo).
 
-:func:`load_from_hub` is what ``DQN.from_pretrained`` and ``dqn-agents evaluate org/repo``
+`load_from_hub` is what ``DQN.from_pretrained`` and ``dqn-agents evaluate org/repo``
 call. It
 
-1. looks for a shipped agent in the local zoo first (:func:`find_in_zoo`);
+1. looks for a shipped agent in the local zoo first (`find_in_zoo`);
 2. otherwise downloads ``config.json`` and ``model.safetensors`` through the
    ``huggingface_hub`` cache (``hf_hub_download``; ``HF_HUB_OFFLINE=1`` works from the
    cache), both from the *same* commit, pinned when ``revision`` is given;
 3. checks what it got: the sha256 / git blob id of every file against the ETag the server
    announced (a corrupted blob is evicted from the cache so the next try downloads it
-   again), the file format (via :mod:`dqn_agents.serialization`), and the env id;
+   again), the file format (via `serialization`), and the env id;
 4. builds the agent with ``DQN.load(folder, env=..., device=...)`` (strict weight loading).
 
 Nothing is ever unpickled: a repo that only holds ``pytorch_model.bin`` / ``*.pkl`` /
-``*.pth`` / an SB3 zip is refused with a :class:`~dqn_agents.hub.HubUnsafeFileError`
+``*.pth`` / an SB3 zip is refused with a `HubUnsafeFileError`
 before any of those files is downloaded.
 """
 
@@ -125,7 +125,7 @@ def _server_message(exc: BaseException) -> str:
 def translate_hf_error(
     exc: BaseException, *, action: str, repo_id: str, revision: str | None = None
 ) -> HubError:
-    """Map a ``huggingface_hub``/``httpx`` exception onto a :class:`HubError` subclass.
+    """Map a ``huggingface_hub``/``httpx`` exception onto a `HubError` subclass.
 
     Args:
         exc: What the client raised.
@@ -521,7 +521,7 @@ def load_from_hub(
 
     Args:
         repo_id: ``"org/name"``. Agents of the ``dqn-agents`` org that ship in the local
-            zoo are loaded from disk, with no network (see :func:`find_in_zoo`).
+            zoo are loaded from disk, with no network (see `find_in_zoo`).
         revision: Branch, tag or commit sha to pin (skips the zoo).
         env: Env id or instance to attach; must be the model's task. ``None`` builds the
             env recorded in the model's config when needed.
@@ -533,8 +533,8 @@ def load_from_hub(
         The agent, ready to ``predict`` / ``evaluate``.
 
     Raises:
-        HubError: A subclass saying what went wrong (see :func:`download_model`), plus
-            :class:`~dqn_agents.hub.HubIntegrityError` / ``HubEnvMismatchError`` from the
+        HubError: A subclass saying what went wrong (see `download_model`), plus
+            `HubIntegrityError` / ``HubEnvMismatchError`` from the
             consistency checks.
 
     Example:

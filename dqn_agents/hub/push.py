@@ -1,6 +1,6 @@
 """Publish agents on the Hugging Face Hub: one commit, safetensors + JSON + card + video.
 
-:func:`push_to_hub` (what ``agent.push_to_hub`` calls) evaluates the agent on full games
+`push_to_hub` (what ``agent.push_to_hub`` calls) evaluates the agent on full games
 (raw scores), then commits in one go:
 
 * ``model.safetensors`` and ``config.json`` (what ``DQN.load`` needs),
@@ -10,7 +10,7 @@
 * ``replay.mp4`` of one evaluation game, when the ``video`` extra (imageio + imageio-ffmpeg)
   is installed.
 
-:func:`push_folder` is what ``dqn-agents push PATH`` calls: PATH is a model ``.zip`` or a
+`push_folder` is what ``dqn-agents push PATH`` calls: PATH is a model ``.zip`` or a
 folder in the Hub layout; a folder that already holds ``results.json`` and ``README.md``
 (a zoo entry) is published unchanged.
 
@@ -159,10 +159,15 @@ def _upload(
 
 
 def _evaluate(agent: DQN, eval_env: Any, n_eval_episodes: int, video_path: Path | None) -> Any:
-    kwargs: dict[str, Any] = {"env": eval_env, "deterministic": True}
     if video_path is not None:
-        kwargs["video_path"] = os.fspath(video_path)
-    return agent.evaluate(n_eval_episodes, **kwargs)
+        try:
+            return agent.evaluate(
+                n_eval_episodes, eval_env, deterministic=True, video_path=os.fspath(video_path)
+            )
+        except (ImportError, OSError) as exc:  # no ffmpeg / no renderer: push without video
+            logger.warning("Could not record %s (%s); pushing without a video.", video_path, exc)
+            Path(video_path).unlink(missing_ok=True)
+    return agent.evaluate(n_eval_episodes, eval_env, deterministic=True)
 
 
 def push_to_hub(
@@ -180,7 +185,7 @@ def push_to_hub(
     """Evaluate ``agent`` and publish it to ``repo_id`` in one commit.
 
     Args:
-        agent: A trained :class:`~dqn_agents.DQN`.
+        agent: A trained `DQN`.
         repo_id: ``"org/name"``; created if missing.
         eval_env: Env (id or instance) for the evaluation; default the agent's env id.
             For the video it must render ``rgb_array`` frames (ids are made that way).
@@ -193,7 +198,7 @@ def push_to_hub(
         revision: Branch to commit to (default ``main``).
 
     Returns:
-        :class:`PushResult` with the commit sha and the results.
+        `PushResult` with the commit sha and the results.
 
     Raises:
         HubAuthError: The server refused the token.
@@ -271,7 +276,7 @@ def push_folder(
     A folder that already holds ``results.json`` and ``README.md`` next to
     ``config.json`` + ``model.safetensors`` (an evaluated zoo entry) is pushed unchanged,
     after validation. Anything else is loaded, evaluated and pushed like
-    :func:`push_to_hub`.
+    `push_to_hub`.
 
     Args:
         path: The model file or folder.
@@ -284,12 +289,12 @@ def push_folder(
         eval_env: Evaluation env override.
 
     Returns:
-        :class:`PushResult`.
+        `PushResult`.
 
     Raises:
         FileNotFoundError: Nothing at ``path``.
         HubUnsafeFileError: The folder holds pickles or other unpublishable files.
-        HubError: The upload failed (see :func:`push_to_hub`).
+        HubError: The upload failed (see `push_to_hub`).
     """
     src = Path(path)
     if not src.exists() and Path(f"{src}.zip").is_file():
