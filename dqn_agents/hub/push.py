@@ -39,7 +39,7 @@ from dqn_agents.hub import (
     require_huggingface_hub,
 )
 from dqn_agents.hub.card import build_model_card, build_results, hardware_info
-from dqn_agents.hub.pull import REQUIRED_FILES, translate_hf_error
+from dqn_agents.hub.pull import REQUIRED_FILES, _check_repo_id, translate_hf_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from dqn_agents.agent import DQN
@@ -209,6 +209,7 @@ def push_to_hub(
         >>> agent.push_to_hub("my-org/dqn-CartPole-v1", n_eval_episodes=5)  # doctest: +SKIP
     """
     require_huggingface_hub()
+    _check_repo_id(repo_id)
     if n_eval_episodes < 1:
         raise ValueError(f"n_eval_episodes must be >= 1, got {n_eval_episodes}.")
     with tempfile.TemporaryDirectory(prefix="dqn-agents-push-") as tmp:
@@ -296,6 +297,7 @@ def push_folder(
         HubUnsafeFileError: The folder holds pickles or other unpublishable files.
         HubError: The upload failed (see `push_to_hub`).
     """
+    _check_repo_id(repo_id)
     src = Path(path)
     if not src.exists() and Path(f"{src}.zip").is_file():
         src = Path(f"{src}.zip")
