@@ -437,7 +437,11 @@ class _ReplayBase:
 
         The file must come from a buffer of the same kind, observation shape and dtype,
         ``num_envs`` and ``env_capacity``; ``n_step`` and ``gamma`` are this buffer's
-        (returns are computed at sample time). Never unpickles (``allow_pickle=False``).
+        (returns are computed at sample time). Never unpickles (``allow_pickle=False``;
+        object arrays are refused). Large arrays are streamed straight into this
+        buffer's memory in chunks, so loading a 7 GB buffer needs no second 7 GB.
+        Everything is validated before any data is copied; if the file turns out corrupt
+        while copying, the buffer is cleared and the error re-raised.
 
         Args:
             path: File written by `save`.
@@ -447,26 +451,25 @@ class _ReplayBase:
                 or does not match this buffer (the message says received vs expected).
         """
         path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"No replay file at {path}.")
+        hint = (
+            f"{path} is not a readable dqn-agents replay file (numpy .npz written by "
+            "ReplayBuffer.save; pickles are refused)"
+        )
         try:
             with np.load(path, allow_pickle=False) as data:
                 if not isinstance(data, np.lib.npyio.NpzFile):
                     raise ValueError("not an .npz archive")
-                loaded = {name: data[name] for name in data.files}
-        except FileNotFoundError:
-            raise
+                if "meta" not in data.files:
+                    raise ValueError("it has no 'meta' entry")
+                meta = json.loads(str(data["meta"]))
+                state = {name: data[name] for name in self._state_arrays() if name in data.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-            raise ValueError(
-                f"{path} is not a readable dqn-agents replay file (numpy .npz written by "
-                f"ReplayBuffer.save; pickles are refused): {exc}"
-            ) from exc
-        if "meta" not in loaded:
-            raise ValueError(f"{path} has no 'meta' entry: not a dqn-agents replay file.")
-        try:
-            meta = json.loads(str(loaded.pop("meta")))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: unreadable 'meta' entry: {exc}") from exc
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{path}: format {meta.get('format')!r}, expected {_FORMAT!r}.")
+            raise ValueError(f"{hint}: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            got = meta.get("format") if isinstance(meta, dict) else meta
+            raise ValueError(f"{path}: format {got!r}, expected {_FORMAT!r}.")
         mine = self._meta()
         for key in ("kind", "observation_shape", "observation_dtype", "num_envs", "env_capacity"):
             if meta.get(key) != mine[key]:
@@ -474,34 +477,62 @@ class _ReplayBase:
                     f"{path}: replay file has {key}={meta.get(key)!r} but this buffer expects "
                     f"{mine[key]!r}; create the buffer with matching settings."
                 )
-        filled = int(np.minimum(loaded.get("claimed", np.zeros(1)), self.env_capacity).max())
-        expected: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
-        for name, arr in self._arrays().items():
-            shape = (arr.shape[0], filled, *arr.shape[2:]) if arr.ndim >= 2 else arr.shape
-            expected[name] = (shape, arr.dtype)
         for name, arr in self._state_arrays().items():
-            expected[name] = (arr.shape, arr.dtype)
-        for name, (shape, dtype) in expected.items():
-            got = loaded.get(name)
+            got = state.get(name)
             if got is None:
-                raise ValueError(f"{path}: missing array {name!r} (expected shape {shape}).")
-            if got.shape != shape or got.dtype != dtype:
+                raise ValueError(f"{path}: missing array {name!r} (expected shape {arr.shape}).")
+            if got.shape != arr.shape or got.dtype != arr.dtype:
                 raise ValueError(
                     f"{path}: array {name!r} has shape {got.shape} and dtype {got.dtype}, "
-                    f"expected {shape} and {dtype}."
+                    f"expected {arr.shape} and {arr.dtype}."
                 )
-        extra = set(loaded) - set(expected)
-        if extra:
-            raise ValueError(f"{path}: unexpected arrays {sorted(extra)}.")
-        for name, arr in self._arrays().items():
-            if arr.ndim >= 2:
-                arr[:, :filled] = loaded[name]
-                arr[:, filled:] = 0
-            else:
-                arr[...] = loaded[name]
+        filled = int(np.minimum(state["claimed"], self.env_capacity).max())
+        arrays = self._arrays()
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = {n.removesuffix(".npy"): n for n in archive.namelist()}
+                expected_names = set(arrays) | set(self._state_arrays()) | {"meta"}
+                extra = set(members) - expected_names
+                if extra:
+                    raise ValueError(f"{path}: unexpected arrays {sorted(extra)}.")
+                offsets: dict[str, int] = {}
+                for name, arr in arrays.items():
+                    shape = (arr.shape[0], filled, *arr.shape[2:]) if arr.ndim >= 2 else arr.shape
+                    if name not in members:
+                        raise ValueError(f"{path}: missing array {name!r} (expected {shape}).")
+                    with archive.open(members[name]) as f:
+                        got_shape, got_dtype = _read_npy_header(f, path, name)
+                        offsets[name] = f.tell()
+                    if got_shape != shape or got_dtype != arr.dtype:
+                        raise ValueError(
+                            f"{path}: array {name!r} has shape {got_shape} and dtype "
+                            f"{got_dtype}, expected {shape} and {arr.dtype}."
+                        )
+                try:
+                    for name, arr in arrays.items():
+                        with archive.open(members[name]) as f:
+                            f.seek(offsets[name])
+                            if arr.ndim >= 2:
+                                for e in range(arr.shape[0]):
+                                    _read_into(f, arr[e, :filled], path, name)
+                                arr[:, filled:] = 0
+                            else:
+                                _read_into(f, arr, path, name)
+                except BaseException:
+                    self.clear()
+                    raise
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{hint}: {exc}") from exc
         for name, arr in self._state_arrays().items():
-            arr[...] = loaded[name]
+            arr[...] = state[name]
         self._after_load()
+
+    def clear(self) -> None:
+        """Forget every stored transition (the arrays stay allocated)."""
+        self.claimed[:] = 0
+        self.head[:] = 0
+        self.terminated[:] = False
+        self.truncated[:] = False
 
     def _after_load(self) -> None:
         """Recompute derived state after `load`."""
@@ -736,6 +767,14 @@ class FrameReplayBuffer(_ReplayBase):
     def _after_load(self) -> None:
         self.n_valid[:] = self.valid.sum(axis=1)
 
+    def clear(self) -> None:
+        """Forget every stored transition (the arrays stay allocated)."""
+        super().clear()
+        self.valid[:] = False
+        self.n_valid[:] = 0
+        self.in_episode[:] = False
+        self.claimed[:] = 1  # slot 0 is the first pending slot of every stream
+
     def _last_transition_open(self, env: int) -> bool:
         return bool(self.in_episode[env]) and bool(
             self.valid[env, (int(self.head[env]) - 1) % self.env_capacity]
@@ -917,6 +956,44 @@ class FrameReplayBuffer(_ReplayBase):
         out.dones[...] = dones
         out.discounts[...] = discounts
         return out
+
+
+_CHUNK_BYTES = 1 << 26
+
+
+def _read_npy_header(f: Any, path: Path, name: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Parse a ``.npy`` header without unpickling anything."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"{path}: array {name!r} uses .npy format {version}, expected 1.0/2.0.")
+    if fortran or dtype.hasobject:
+        raise ValueError(
+            f"{path}: array {name!r} is {'Fortran-ordered' if fortran else 'an object array'}; "
+            "replay files hold C-ordered plain arrays only."
+        )
+    return tuple(int(s) for s in shape), dtype
+
+
+def _read_into(f: Any, target: np.ndarray, path: Path, name: str) -> None:
+    """Fill a C-contiguous ``target`` from the stream ``f`` in bounded chunks."""
+    if not target.flags.c_contiguous:  # pragma: no cover - internal invariant
+        raise RuntimeError(f"internal error: {name!r} target is not contiguous")
+    flat = target.reshape(-1).view(np.uint8)
+    total = flat.nbytes
+    done = 0
+    while done < total:
+        chunk = f.read(min(_CHUNK_BYTES, total - done))
+        if not chunk:
+            raise ValueError(
+                f"{path}: array {name!r} is truncated ({done} of {total} bytes); "
+                "the file is incomplete."
+            )
+        flat[done : done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        done += len(chunk)
 
 
 def _as_arrays(*arrays: npt.ArrayLike) -> tuple[np.ndarray, ...]:

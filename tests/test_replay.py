@@ -457,3 +457,58 @@ def test_end_episodes_cuts_streams() -> None:
     np.testing.assert_array_equal(batch.actions[order], [0, 1, 2, 10])
     np.testing.assert_allclose(batch.rewards[order], [1.75, 1.5, 1.0, 1.75])
     np.testing.assert_array_equal(batch.next_obs[order, 0], [3, 3, 3, 13])
+
+
+def test_load_refuses_object_arrays_and_corrupt_members(tmp_path: Path) -> None:
+    import zipfile
+
+    buf = filled_frame_buffer()
+    good = tmp_path / "good.npz"
+    buf.save(good)
+    with np.load(good) as data:
+        arrays = {name: data[name] for name in data.files}
+    # an object array in place of the frames (would need unpickling to read)
+    evil = dict(arrays)
+    evil["frames"] = np.array([object()], dtype=object)
+    evil_path = tmp_path / "evil.npz"
+    np.savez(evil_path, **evil)  # type: ignore[arg-type]
+    target = FrameReplayBuffer((4, 3, 5), 120, 2, 2, 0.9)
+    with pytest.raises(ValueError, match="object array"):
+        target.load(evil_path)
+    assert len(target) == 0
+    # a corrupted byte inside the (stored, uncompressed) frames member: CRC error
+    raw = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("frames.npy")
+    middle = info.header_offset + 200 + info.compress_size // 2
+    raw[middle] ^= 0xFF
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(raw))
+    target = FrameReplayBuffer((4, 3, 5), 120, 2, 2, 0.9)
+    with pytest.raises(ValueError, match="not a readable"):
+        target.load(bad)
+    assert len(target) == 0  # cleared, never half-loaded
+    # and the good file still loads into the same buffer afterwards
+    target.load(good)
+    assert len(target) == len(buf)
+    # an unexpected extra array is refused
+    extra = dict(arrays)
+    extra["something"] = np.zeros(3)
+    extra_path = tmp_path / "extra.npz"
+    np.savez(extra_path, **extra)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unexpected arrays"):
+        target.load(extra_path)
+
+
+def test_clear() -> None:
+    buf = filled_frame_buffer()
+    buf.clear()
+    assert len(buf) == 0
+    with pytest.raises(ValueError, match="empty"):
+        buf.sample(4, np.random.default_rng(0))
+    obs = np.zeros((2, 4, 3, 5), np.uint8)
+    obs[:, -1] = 1
+    nxt = np.concatenate([obs[:, 1:], np.full((2, 1, 3, 5), 2, np.uint8)], axis=1)
+    buf.add(obs, [0, 0], [0.0, 0.0], nxt, [False, False], [False, False])
+    assert len(buf) == 2
+    np.testing.assert_array_equal(buf.sample(4, np.random.default_rng(0)).next_obs[0], nxt[0])
