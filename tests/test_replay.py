@@ -510,5 +510,10 @@ def test_clear() -> None:
     obs[:, -1] = 1
     nxt = np.concatenate([obs[:, 1:], np.full((2, 1, 3, 5), 2, np.uint8)], axis=1)
     buf.add(obs, [0, 0], [0.0, 0.0], nxt, [False, False], [False, False])
-    assert len(buf) == 2
-    np.testing.assert_array_equal(buf.sample(4, np.random.default_rng(0)).next_obs[0], nxt[0])
+    assert len(buf) == 2 and len(all_sampleable(buf)) == 0  # n_step=2: window incomplete
+    nxt2 = np.concatenate([nxt[:, 1:], np.full((2, 1, 3, 5), 3, np.uint8)], axis=1)
+    buf.add(nxt, [1, 1], [0.0, 0.0], nxt2, [False, False], [False, False])
+    batch = buf.get_batch(all_sampleable(buf))
+    assert len(batch.actions) == 2
+    np.testing.assert_array_equal(batch.obs, obs)
+    np.testing.assert_array_equal(batch.next_obs, nxt2)
