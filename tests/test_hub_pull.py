@@ -283,3 +283,24 @@ def test_missing_huggingface_hub_is_explained(monkeypatch: pytest.MonkeyPatch) -
         require_huggingface_hub()
     with pytest.raises(ImportError):  # HubDependencyError is an ImportError too
         download_model("org/tiny")
+
+
+def test_verify_follows_one_link_level_only(tmp_path: Path) -> None:
+    """With Xet's shared blob store, blobs/<etag> links on to a file named by its Xet hash."""
+    from dqn_agents.hub.pull import verify_cached_file
+
+    data = model_files()["model.safetensors"]
+    shared = tmp_path / "blobs" / "ab" / ("f" * 64)  # a Xet hash, not the sha256
+    shared.parent.mkdir(parents=True)
+    shared.write_bytes(data)
+    blob = tmp_path / "models--o--r" / "blobs" / hashlib.sha256(data).hexdigest()
+    blob.parent.mkdir(parents=True)
+    blob.symlink_to(os.path.relpath(shared, blob.parent))
+    snap = tmp_path / "models--o--r" / "snapshots" / ("1" * 40) / "model.safetensors"
+    snap.parent.mkdir(parents=True)
+    snap.symlink_to(os.path.relpath(blob, snap.parent))
+    verify_cached_file(snap, repo_id="o/r")  # passes: checked against blobs/<sha256>
+    shared.write_bytes(data[:-1] + b"!")
+    with pytest.raises(HubIntegrityError):
+        verify_cached_file(snap, repo_id="o/r")
+    assert not snap.exists() and not blob.is_symlink() and not shared.exists()

@@ -210,10 +210,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _blob_of(path: Path) -> Path:
+    """The per-repo cache blob a snapshot entry links to (``blobs/<etag>``), or the file."""
+    if path.is_symlink():
+        target = Path(os.readlink(path))
+        return target if target.is_absolute() else path.parent / target
+    return path
+
+
 def _evict(path: Path) -> None:
-    """Remove a cached file: the snapshot link and the blob it points to."""
-    blob = path.resolve()
-    for victim in (path, blob):
+    """Remove a cached file: the snapshot link, its ``blobs/<etag>`` entry and the content."""
+    victims = [path, _blob_of(path), path.resolve()]
+    for victim in victims:
         try:
             victim.unlink()
         except FileNotFoundError:
@@ -234,7 +242,9 @@ def verify_cached_file(path: Path, *, repo_id: str) -> None:
     Raises:
         HubIntegrityError: The content does not match its ETag.
     """
-    blob_name = path.resolve().name
+    # One link level only: with Xet, ``blobs/<etag>`` may itself link to a shared store
+    # entry named by its Xet hash, which is not a content checksum we can recompute.
+    blob_name = _blob_of(path).name
     if _SHA256.fullmatch(blob_name):
         actual, kind = _sha256(path), "sha256"
     elif _SHA1.fullmatch(blob_name):
