@@ -99,6 +99,31 @@ def test_vector_fast_path_matches_single_env_with_episodic_life() -> None:
     assert life_losses >= 3 and game_overs >= 1
 
 
+@pytest.mark.parametrize(
+    ("game", "episodic_life"), [("Pong", True), ("Breakout", False), ("SpaceInvaders", True)]
+)
+def test_vector_fast_path_matches_single_env_with_fire_reset(
+    game: str, episodic_life: bool
+) -> None:
+    # Default options but no-ops and sticky actions: both press FIRE for one frame at reset.
+    opts = {"noop_max": 0, "repeat_action_probability": 0.0, "episodic_life": episodic_life}
+    if game == "SpaceInvaders":  # lives + FIRE: ALE cannot fire after a life loss
+        opts["fire_reset"] = False
+    single = make_atari(game, **opts)
+    vec = make_atari_vector(game, 1, backend="ale", **opts)
+    o1, _ = single.reset(seed=0)
+    o3, _ = vec.reset(seed=0)
+    np.testing.assert_array_equal(o1, o3[0])
+    n = single.action_space.n
+    for t in range(400):
+        o1, r1, te1, tr1, _ = single.step(t % n)
+        o3, r3, te3, tr3, _ = vec.step(np.array([t % n]))
+        assert (r1, te1, tr1) == (r3[0], te3[0], tr3[0])
+        if te1 or tr1:
+            o1, _ = single.reset()
+        np.testing.assert_array_equal(o1, o3[0])
+
+
 @pytest.mark.parametrize("game", ["Pong", "Breakout"])
 def test_random_policy_2000_steps(game: str) -> None:
     env = make_atari(f"ALE/{game}-v5")
@@ -191,3 +216,15 @@ def test_vector_backends_and_autoreset_conventions() -> None:
     assert life_loss_seen
     fast.close()
     fallback.close()
+
+
+def test_vector_partial_reset_keeps_other_envs() -> None:
+    envs = make_atari_vector("Pong", 3, backend="ale")
+    obs, _ = envs.reset(seed=0)
+    for _ in range(5):
+        obs, *_ = envs.step(np.zeros(3, dtype=np.int64))
+    after, _ = envs.reset(options={"reset_mask": np.array([False, True, False])})
+    np.testing.assert_array_equal(after[0], obs[0])
+    np.testing.assert_array_equal(after[2], obs[2])
+    assert not after[1][:3].any() and after[1][3].any()
+    envs.close()

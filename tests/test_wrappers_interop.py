@@ -134,3 +134,16 @@ def test_vector_env_registered_ids_are_gymnasium_ids() -> None:
     wrapped.reset(seed=0)
     wrapped.step(envs.action_space.sample())
     wrapped.close()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+    import importlib
+
+    for name in ("ids", "atari", "vector", "pettingzoo"):
+        module = importlib.import_module(f"dqn_agents.wrappers.{name}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
+        assert result.attempted > 0

@@ -113,16 +113,27 @@ def test_fire_reset_after_reset_and_after_life_loss() -> None:
     fake = FakeAtariEnv(lives=2, frames_per_life=12)
     env = wrap_atari(fake, noop_max=0)
     assert any(isinstance(w, FireReset) for w in _chain(env))
-    env.reset(seed=0)
-    assert fake.actions == [1, 1, 1, 1]  # one agent step of FIRE = 4 frames
+    _, info = env.reset(seed=0)
+    assert fake.actions == [1]  # one FIRE frame at a real reset, as ALE's vector env
+    assert info["fired"] is True
     terminated = False
     while not terminated:
         _, _, terminated, _, info = env.step(3)
     assert info["game_over"] is False
     n = len(fake.actions)
     env.reset()
-    assert fake.actions[n:] == [1, 1, 1, 1]
-    # No FIRE in the game: no FireReset, and FireReset refuses it.
+    assert fake.actions[n:] == [1, 1, 1, 1]  # one FIRE agent step after a life loss
+    # Without episodic life only real resets fire (no FireReset layer needed).
+    fake = FakeAtariEnv(lives=2, frames_per_life=12)
+    env = wrap_atari(fake, noop_max=3, episodic_life=False)
+    assert not any(isinstance(w, FireReset) for w in _chain(env))
+    env.reset(seed=0)
+    assert fake.actions[0] == 1 and set(fake.actions[1:]) == {0}  # FIRE, then no-ops
+    # FireReset alone presses FIRE for one agent step after every reset.
+    fake = FakeAtariEnv(lives=2)
+    FireReset(AtariFrameProcessing(fake, noop_max=0)).reset(seed=0)
+    assert fake.actions == [1, 1, 1, 1]
+    # No FIRE in the game: nothing is pressed, and FireReset refuses it.
     plain = FakeAtariEnv(meanings=("NOOP", "UP", "DOWN"))
     assert not any(isinstance(w, FireReset) for w in _chain(wrap_atari(plain)))
     with pytest.raises(ValueError, match="FIRE"):

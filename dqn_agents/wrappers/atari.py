@@ -3,7 +3,9 @@
 :func:`make_atari` builds the stack of Mnih et al. (2015) from an id, :func:`wrap_atari`
 applies it to an env you built. From the emulator up, the layers are:
 
-1. :class:`AtariFrameProcessing` -- no-op reset (up to ``noop_max``), frame skip with
+1. :class:`AtariFrameProcessing` -- fire reset (one FIRE frame after each real reset, in
+   games with a FIRE action, as ALE's ``AtariVectorEnv`` does), no-op reset (up to
+   ``noop_max``), frame skip with
    max-pool over the last two frames, ALE grayscale, ``cv2.INTER_AREA`` resize to 84x84 and
    the episode cap in emulator frames (``max_episode_frames``, truncation). One fused
    wrapper: it reads only the two screens it pools, straight from the ALE, and calls the
@@ -16,8 +18,8 @@ applies it to an env you built. From the emulator up, the layers are:
 3. :class:`EpisodicLife` -- ``terminated=True`` at a life loss for learning; the next
    ``reset()`` keeps playing the same game (it returns the last frame without stepping).
    ``info["game_over"]`` tells a real end, ``info["lives"]`` the lives left.
-4. :class:`FireReset` -- presses FIRE once after every reset (including the pseudo-reset
-   after a life loss) in games whose action 1 is FIRE (the rule of SB3 and ALE).
+4. :class:`FireReset` -- with episodic life, presses FIRE (one agent step) after the
+   pseudo-reset that follows a life loss, so that games such as Breakout go on.
 5. ``gymnasium.wrappers.TransformReward`` with the sign function (reward clipping).
 6. :class:`FrameStack` -- the observations of Gymnasium's
    ``FrameStackObservation(frame_stack, padding_type="zero")`` with less overhead:
@@ -86,7 +88,8 @@ class AtariOptions:
         screen_size: Side of the square, resized (``cv2.INTER_AREA``) frame.
         grayscale: ALE grayscale frames; ``False`` keeps RGB (``(stack, H, W, 3)``).
         episodic_life: A life loss ends the episode for learning (the game goes on).
-        fire_reset: Press FIRE after each reset in games whose action 1 is FIRE.
+        fire_reset: In games with a FIRE action, press FIRE for one frame after each real
+            reset and, with ``episodic_life``, for one step after each life loss.
         clip_rewards: Replace each reward by its sign (-1, 0 or 1).
         frame_stack: Frames stacked (channel-first) in each observation.
         max_episode_frames: Episode cap in emulator frames (truncation); ``None`` for none.
@@ -216,7 +219,7 @@ class AtariOptions:
 
 
 def game_needs_fire(env: gym.Env[Any, Any]) -> bool:
-    """Tell whether a game waits for FIRE to start (action 1 is FIRE, as SB3 and ALE test).
+    """Tell whether a game has a FIRE action (the test ALE's ``AtariVectorEnv`` uses).
 
     Args:
         env: An Atari env (``env.unwrapped.get_action_meanings()`` must exist).
@@ -228,7 +231,7 @@ def game_needs_fire(env: gym.Env[Any, Any]) -> bool:
         True
     """
     meanings = env.unwrapped.get_action_meanings()  # type: ignore[attr-defined]
-    return len(meanings) >= 3 and meanings[1] == "FIRE"
+    return "FIRE" in meanings
 
 
 def _direct_ale(env: gym.Env[Any, Any]) -> bool:
@@ -263,7 +266,10 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.Rec
         screen_size: Side of the square output frame.
         grayscale: ALE grayscale (``(H, W)``) or RGB (``(H, W, 3)``) frames.
         max_episode_frames: Truncate once this many emulator frames were played since the
-            reset (no-ops included); ``None`` for no cap.
+            reset (after the no-ops, as ALE counts); ``None`` for no cap.
+        fire_reset: Press FIRE for one frame after each reset (before the no-ops, as ALE's
+            ``AtariVectorEnv``) if the game has a FIRE action; ``reset`` then adds
+            ``info["fired"] = True``.
 
     Info keys added: ``"lives"`` and ``"game_over"`` (the game really ended or was cut).
 
@@ -286,6 +292,7 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.Rec
         screen_size: int = 84,
         grayscale: bool = True,
         max_episode_frames: int | None = 108_000,
+        fire_reset: bool = False,
     ) -> None:
         AtariOptions(
             noop_max=noop_max,
@@ -294,6 +301,7 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.Rec
             screen_size=screen_size,
             grayscale=grayscale,
             max_episode_frames=max_episode_frames,
+            fire_reset=fire_reset,
         )  # validates, with clear messages
         gym.utils.RecordConstructorArgs.__init__(
             self,
@@ -303,6 +311,7 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.Rec
             screen_size=screen_size,
             grayscale=grayscale,
             max_episode_frames=max_episode_frames,
+            fire_reset=fire_reset,
         )
         super().__init__(env)
         ale = getattr(env.unwrapped, "ale", None)
@@ -316,12 +325,13 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.Rec
                 f"The env already skips frames (frameskip={inner_skip!r}); build it with "
                 "frameskip=1 (e.g. gym.make('ALE/Pong-v5', frameskip=1)) or use make_atari()."
             )
+        meanings = env.unwrapped.get_action_meanings()  # type: ignore[attr-defined]
         if noop_max > 0:
-            meanings = env.unwrapped.get_action_meanings()  # type: ignore[attr-defined]
             if meanings[0] != "NOOP":
                 raise ValueError(
                     f"No-op reset needs action 0 to be NOOP, got {meanings[0]!r}; pass noop_max=0."
                 )
+        self._fire = meanings.index("FIRE") if fire_reset and "FIRE" in meanings else None
         self.noop_max = int(noop_max)
         self.frame_skip = int(frame_skip)
         self.max_pool = bool(max_pool) and frame_skip > 1
@@ -388,15 +398,19 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.Rec
         """Reset the game, play the random no-ops and return the first processed frame."""
         _, info = self.env.reset(seed=seed, options=options)
         self._frames = 0
+        if self._fire is not None:
+            self._act(self._fire)
         noops = int(self.np_random.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0
         for _ in range(noops):
             _, terminated, truncated = self._act(0)
             if terminated or truncated:
                 _, info = self.env.reset(seed=seed, options=options)
-                self._frames = 0
+        self._frames = 0
         self._grab(self._buf[0])
         self._buf[1].fill(0)
         info = dict(info)
+        if self._fire is not None:
+            info["fired"] = True
         info["lives"] = int(self._ale.lives())
         info["game_over"] = False
         return self._obs(), info
@@ -462,13 +476,17 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorA
 
 
 class FireReset(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
-    """Press FIRE once after every reset, for games that wait for it (e.g. Breakout).
+    """Take one FIRE step after each reset, for games that wait for it (e.g. Breakout).
+
+    Resets whose ``info`` says ``"fired": True`` (:class:`AtariFrameProcessing` with
+    ``fire_reset=True`` already pressed FIRE) are left alone, so on top of
+    :class:`EpisodicLife` this fires exactly after the pseudo-resets of life losses.
 
     Args:
-        env: An Atari env whose action 1 is ``"FIRE"``.
+        env: An Atari env with a ``"FIRE"`` action.
 
     Raises:
-        ValueError: If action 1 of the env is not FIRE.
+        ValueError: If the env has no FIRE action.
 
     Example:
         >>> env = FireReset(AtariFrameProcessing(gym.make("ALE/Breakout-v5", frameskip=1)))
@@ -480,9 +498,8 @@ class FireReset(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
         super().__init__(env)
         if not game_needs_fire(env):
             meanings = env.unwrapped.get_action_meanings()  # type: ignore[attr-defined]
-            raise ValueError(
-                f"FireReset needs action 1 to be 'FIRE', got action meanings {meanings!r}."
-            )
+            raise ValueError(f"FireReset needs a 'FIRE' action, got action meanings {meanings!r}.")
+        self._fire_action = env.unwrapped.get_action_meanings().index("FIRE")  # type: ignore[attr-defined]
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -490,7 +507,9 @@ class FireReset(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
         """Reset, then take the FIRE action (resetting again if that ended the episode)."""
         for _ in range(8):
             obs, info = self.env.reset(seed=seed, options=options)
-            obs, _, terminated, truncated, step_info = self.env.step(1)
+            if info.get("fired", False):
+                return obs, info
+            obs, _, terminated, truncated, step_info = self.env.step(self._fire_action)
             if not (terminated or truncated):
                 info = {**info, **step_info}
                 return obs, info
@@ -608,11 +627,12 @@ def _wrap(env: gym.Env[Any, Any], opts: AtariOptions) -> gym.Env[Any, Any]:
         screen_size=opts.screen_size,
         grayscale=opts.grayscale,
         max_episode_frames=opts.max_episode_frames,
+        fire_reset=opts.fire_reset,
     )
     env = RecordEpisodeStatistics(env)
     if opts.episodic_life:
         env = EpisodicLife(env)
-    if opts.fire_reset and game_needs_fire(env):
+    if opts.episodic_life and opts.fire_reset and game_needs_fire(env):
         env = FireReset(env)
     if opts.clip_rewards:
         env = TransformReward(env, _sign)
@@ -663,7 +683,7 @@ def make_atari(
         "repeat_action_probability": float(rap),
         "full_action_space": opts.full_action_space,
         "obs_type": "ram",  # the screens are read from the ALE; RAM is the cheapest obs
-        "max_num_frames_per_episode": opts.max_episode_frames or 0,
+        "max_num_frames_per_episode": 0,  # no ALE cap: AtariFrameProcessing counts frames
     }
     if render_mode is not None:
         kwargs["render_mode"] = render_mode

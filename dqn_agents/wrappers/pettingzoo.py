@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -287,7 +288,10 @@ def make_pettingzoo_atari(
         raise ValueError(
             f"Unknown PettingZoo Atari env {env_id!r}.{hint} Valid: {', '.join(names)}."
         )
-    module = importlib.import_module(f"pettingzoo.atari.{env_id}")
+    with warnings.catch_warnings():
+        # PettingZoo warns on every env-module import about a future registry API.
+        warnings.filterwarnings("ignore", message=".*old environment creation API.*")
+        module = importlib.import_module(f"pettingzoo.atari.{env_id}")
     rom_path = ale_py.roms.get_rom_path("pong")
     assert rom_path is not None
     env = module.parallel_env(

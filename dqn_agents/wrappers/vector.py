@@ -70,7 +70,7 @@ def _game_traits(game: str, full_action_space: bool) -> tuple[bool, bool]:
         raise ValueError(f"No ALE ROM named {game!r}.")
     ale.loadROM(rom)
     actions = ale.getLegalActionSet() if full_action_space else ale.getMinimalActionSet()
-    needs_fire = len(actions) >= 3 and actions[1] == ale_py.Action.FIRE
+    needs_fire = ale_py.Action.FIRE in list(actions)
     return needs_fire, int(ale.lives()) > 0
 
 
@@ -153,12 +153,12 @@ class AtariVectorAdapter(VectorEnv):
             idx = np.arange(self.num_envs)
         stack = self._stack.copy()
         stack[idx] = 0
-        stack[idx, -1] = frames[:, 0]
+        stack[idx, -1] = frames[idx, 0]
         self._stack = stack
         self._returns[idx] = 0.0
         self._lengths[idx] = 0
         self._starts[idx] = time.perf_counter()
-        self._episode_frames[idx] = np.asarray(info["episode_frame_number"])
+        self._episode_frames[idx] = np.asarray(info["episode_frame_number"])[idx]
         out = dict(info)
         out["game_over"] = np.zeros(self.num_envs, dtype=bool)
         return stack, out
