@@ -263,6 +263,7 @@ def test_zoo_agent_loads_without_network(tmp_path: Path, monkeypatch: pytest.Mon
     np.testing.assert_array_equal(actions(loaded), actions(agent))
 
 
+@pytest.mark.slow
 def test_cli_push_then_evaluate(hub: HubServer, tmp_path: Path) -> None:
     model = make_agent().save(tmp_path / "model")
     env = {**os.environ, **client_env(hub, str(tmp_path / "cli-hf"), token=TOKEN)}
@@ -290,4 +291,15 @@ def test_cli_push_then_evaluate(hub: HubServer, tmp_path: Path) -> None:
     assert evaluated.returncode == 0, evaluated.stderr
     assert "mean reward" in pushed.stdout
     assert ENV_ID in evaluated.stdout  # the downloaded agent played its env
+    # Offline (HF_HUB_OFFLINE=1 read by the client at import): from the cache, no request.
+    n_requests = len(hub.requests)
+    offline = subprocess.run(
+        [*cli, "evaluate", "org/cli", "--episodes", "1"],
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert len(hub.requests) == n_requests
     assert TOKEN not in evaluated.stdout + evaluated.stderr
