@@ -714,6 +714,8 @@ class FrameReplayBuffer(_ReplayBase):
     """
 
     kind = "frames"
+    vector_add_min_envs: int = 4
+    """`add` handles the mid-episode streams in one vectorised pass from this many envs."""
 
     def __init__(
         self,
@@ -833,6 +835,12 @@ class FrameReplayBuffer(_ReplayBase):
             for e in envs:
                 self._check_env(int(e), obs_a[e], next_a[e], bool(term_a[e]))
         k = self.stack
+        if len(envs) >= self.vector_add_min_envs:
+            # Common case in one vectorised pass: mid-episode streams that do not end now.
+            fast = self.in_episode[envs] & ~term_a[envs].astype(bool) & ~trunc_a[envs].astype(bool)
+            if fast.any():
+                self._add_continuing(envs[fast], act_a, rew_a, next_a)
+            envs = envs[~fast]
         for e in envs.tolist():
             h = int(self.head[e])
             ob = obs_a[e]
@@ -873,6 +881,32 @@ class FrameReplayBuffer(_ReplayBase):
             if term or trunc:
                 self.in_episode[e] = False
             self.head[e] = nxt
+
+    def _add_continuing(
+        self,
+        envs: npt.NDArray[np.int64],
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+    ) -> None:
+        """Vectorised `add` for streams in mid-episode whose transition does not end it."""
+        h = self.head[envs]
+        self.actions[envs, h] = actions[envs]
+        self.rewards[envs, h] = rewards[envs]
+        self.terminated[envs, h] = False
+        self.truncated[envs, h] = False
+        self.valid[envs, h] = True
+        nxt = (h + 1) % self.env_capacity
+        overwritten = self.valid[envs, nxt]
+        self.valid[envs, nxt] = False
+        self.n_valid[envs] += 1 - overwritten.astype(np.int64)
+        self.claimed[envs] += 1
+        self.frames[envs, nxt] = next_obs[envs, -1]
+        self.ep_pos[envs, nxt] = np.minimum(self.ep_pos[envs, h] + 1, self.stack - 1)
+        self.pad_mode[envs, nxt] = self.pad_mode[envs, h]
+        self.terminated[envs, nxt] = False
+        self.truncated[envs, nxt] = False
+        self.head[envs] = nxt
 
     def _check_env(self, e: int, ob: np.ndarray, nxt: np.ndarray, term: bool) -> None:
         if self.in_episode[e] and ob[-1].tobytes() != self.frames[e, self.head[e]].tobytes():

@@ -96,6 +96,7 @@ def fill_and_check(
     n_adds: int,
     mean_len: int,
     vector: bool = False,
+    vectorised_add: bool = False,
 ) -> None:
     rng = np.random.default_rng(seed)
     gamma = 0.9
@@ -107,6 +108,7 @@ def fill_and_check(
         )
     else:
         buf = FrameReplayBuffer(shape, env_capacity * num_envs, num_envs, n_step, gamma)
+        buf.vector_add_min_envs = 1 if vectorised_add else 10**9
     streams = [Stream(rng, k, hw, mean_len) for _ in range(num_envs)]
     # per env: list of episodes; transitions keyed by unique id stored as the action.
     episodes: list[list[list[tuple[np.ndarray, float, np.ndarray, bool, bool]]]] = [
@@ -178,11 +180,21 @@ def fill_and_check(
     n_step=st.integers(1, 4),
     n_adds=st.integers(1, 150),
     mean_len=st.integers(2, 40),
+    vectorised_add=st.booleans(),
 )
 def test_frame_buffer_matches_naive_reference(
-    seed: int, k: int, num_envs: int, env_capacity: int, n_step: int, n_adds: int, mean_len: int
+    seed: int,
+    k: int,
+    num_envs: int,
+    env_capacity: int,
+    n_step: int,
+    n_adds: int,
+    mean_len: int,
+    vectorised_add: bool,
 ) -> None:
-    fill_and_check(seed, k, num_envs, env_capacity, n_step, n_adds, mean_len)
+    fill_and_check(
+        seed, k, num_envs, env_capacity, n_step, n_adds, mean_len, vectorised_add=vectorised_add
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -200,9 +212,10 @@ def test_vector_buffer_matches_naive_reference(
     fill_and_check(seed, 2, num_envs, env_capacity, n_step, n_adds, mean_len, vector=True)
 
 
+@pytest.mark.parametrize("vectorised_add", [False, True])
 @pytest.mark.parametrize("n_step", [1, 3])
-def test_long_wraparound_many_laps(n_step: int) -> None:
-    fill_and_check(7, 4, 2, 50, n_step, 600, 25)
+def test_long_wraparound_many_laps(n_step: int, vectorised_add: bool) -> None:
+    fill_and_check(7, 4, 4, 50, n_step, 600, 25, vectorised_add=vectorised_add)
 
 
 # --------------------------------------------------------------------------- semantics
