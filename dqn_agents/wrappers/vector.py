@@ -11,13 +11,22 @@ observations, rewards, terminations and ``info`` keys as ``num_envs`` copies of
   stack is zero-padded after a life loss exactly as in the single env. Episodic life uses
   ALE's ``life_loss_info`` (``terminated`` at a life loss, the game goes on); ALE's own
   ``episodic_life`` is *not* used because it restarts the whole game at every life loss.
+  With no-ops and sticky actions off, its observations, rewards, terminations and final
+  observations are byte-identical to :func:`make_atari` (tested on Pong, Breakout and
+  Space Invaders); with them on, the random draws differ (ALE plays ``0..noop_max-1``
+  no-ops drawn from its own generator seeded by the reset seed).
 * ``backend="sync"`` / ``"async"`` -- ``gymnasium.vector.SyncVectorEnv`` /
   ``AsyncVectorEnv`` of :func:`make_atari`, for what ALE lacks.
 
 ``backend="auto"`` (default) picks ``"ale"`` unless the options need what ALE cannot do:
-ALE presses FIRE only at a real reset, never after a life loss, so games that need FIRE
-*and* have lives (Breakout, ...) with ``episodic_life`` and ``fire_reset`` on go to
-``"sync"``. Pass ``backend="ale"`` to accept that difference for speed.
+ALE presses FIRE (one frame, like :func:`make_atari`) only at a real reset, never after a
+life loss, so games with a FIRE action *and* lives (Breakout, Space Invaders, ...) with
+``episodic_life`` and ``fire_reset`` on go to ``"sync"``; games without lives (Pong) or
+without FIRE use ``"ale"``. Pass ``backend="ale"`` to accept that one difference (no FIRE
+after a life loss: the agent has to learn to press it) for speed.
+
+The vector env must be stepped with integer actions of shape ``(num_envs,)``. Rewards are
+``float64`` (clipped to the sign by default).
 
 Autoreset and info conventions (both backends):
 
