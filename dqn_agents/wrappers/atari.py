@@ -5,9 +5,9 @@ applies it to an env you built. From the emulator up, the layers are:
 
 1. :class:`AtariFrameProcessing` -- fire reset (one FIRE frame after each real reset, in
    games with a FIRE action, as ALE's ``AtariVectorEnv`` does), no-op reset (up to
-   ``noop_max``), frame skip with
-   max-pool over the last two frames, ALE grayscale, ``cv2.INTER_AREA`` resize to 84x84 and
-   the episode cap in emulator frames (``max_episode_frames``, truncation). One fused
+   ``noop_max``), frame skip with max-pool over the last two frames, ALE grayscale,
+   ``cv2.INTER_AREA`` resize to 84x84 and the episode cap in emulator frames
+   (``max_episode_frames``, truncation). One fused
    wrapper: it reads only the two screens it pools, straight from the ALE, and calls the
    emulator directly when the env underneath is a plain ``ale_py`` env (otherwise it steps
    through the wrapped env frame by frame). Its observations are byte-identical to
@@ -29,6 +29,12 @@ applies it to an env you built. From the emulator up, the layers are:
 
 Sticky actions are the ALE's own ``repeat_action_probability``: 0.25 for ``ALE/*-v5`` ids and
 plain game names, 0 for ``*NoFrameskip-v4`` ids, unless set.
+
+Differences from SB3's ``AtariWrapper`` (OpenAI Baselines lineage), all chosen so that the
+single env and the ALE vector fast path give the same bytes: the fire reset is one FIRE
+frame (SB3: a FIRE step then an UP step); the reset after a life loss plays no extra
+no-op step (SB3 plays one) and re-pads the stack with zeros; the no-op count is drawn as
+Gymnasium's ``AtariPreprocessing`` draws it (``1..noop_max`` from ``env.np_random``).
 """
 
 from __future__ import annotations
