@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
+import shutil
 import socketserver
 import subprocess
 import sys
@@ -325,20 +327,43 @@ def test_observation_stack_script(tmp_path: Path) -> None:
 
 
 def test_benchmark_figures_script(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(DOCS / "benchmarks" / "results", results)
+    wrappers_raw = tmp_path / "wrappers-raw.json"
+    wrappers_raw.write_text(
+        json.dumps(
+            {
+                "machine": {"cpus": 2, "python": "3.11", "ale_py": "0.12", "gymnasium": "1.4"},
+                "steps": 4000,
+                "repeats": 3,
+                "game": "Pong",
+                "single_env_steps_per_s": {"ours make_atari": 3000.0, "sb3": 2500.0},
+                "vector": {"4": {"env_steps_per_s": {"ours (ale)": 4300.0}, "ratio": 1.0}},
+            }
+        ),
+        encoding="utf-8",
+    )
     subprocess.run(
         [
             sys.executable,
             str(DOCS / "scripts" / "benchmark_figures.py"),
+            "--results-dir",
+            str(results),
             "--output-dir",
             str(tmp_path),
+            "--wrappers-json",
+            str(wrappers_raw),
         ],
         cwd=ROOT,
         env=_env(),
         check=True,
         timeout=180,
     )
+    converted = json.loads((results / "wrappers.json").read_text(encoding="utf-8"))
+    assert converted["rows"][0] == ["single env: ours make_atari", 3000]
+    assert converted["source"] == "benchmarks/wrappers.py"
     pngs = sorted(tmp_path.glob("*.png"))
-    assert pngs, "benchmark_figures.py wrote no figure"
+    assert tmp_path / "bench_wrappers.png" in pngs
     for png in pngs:
         assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), png
 

@@ -12,9 +12,18 @@ Reads every ``docs/benchmarks/results/*.json`` file (the schema is described in
 * ``{"kind": "curve", "xlabel": "...", "ylabel": "..."}``: lines from the file's
   ``"curves": {"label": [[x, y], ...]}`` entry (learning curves).
 
+Benchmark scripts that write another JSON layout are converted first:
+
+* ``--wrappers-json FILE``: the output of ``benchmarks/wrappers.py --json FILE`` becomes
+  ``docs/benchmarks/results/wrappers.json``.
+
+(``benchmarks/replay_memory.py --json docs/benchmarks/results/replay_memory.json`` writes
+the docs schema directly.)
+
 Usage::
 
     python docs/scripts/benchmark_figures.py                       # writes into docs/assets/
+    python docs/scripts/benchmark_figures.py --wrappers-json wrappers.json
     python docs/scripts/benchmark_figures.py --output-dir /tmp/figs
 """
 
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +100,52 @@ def plot_one(data: dict[str, Any], output: Path) -> None:
     tmp.replace(output)
 
 
+def convert_wrappers(raw: dict[str, Any], date: str) -> dict[str, Any]:
+    """Turn ``benchmarks/wrappers.py`` output into a docs results table."""
+    machine = raw.get("machine", {})
+    rows: list[list[Any]] = [
+        [f"single env: {name}", round(float(value))]
+        for name, value in raw.get("single_env_steps_per_s", {}).items()
+    ]
+    for n, entry in raw.get("vector", {}).items():
+        for name, value in entry.get("env_steps_per_s", {}).items():
+            rows.append([f"{n} envs: {name}", round(float(value))])
+    return {
+        "title": f"Atari wrapper throughput, {raw.get('game', 'Pong')}, random actions",
+        "machine": (
+            f"{machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')}, "
+            f"ale-py {machine.get('ale_py', '?')}, Gymnasium {machine.get('gymnasium', '?')}"
+        ),
+        "date": date,
+        "source": "benchmarks/wrappers.py",
+        "columns": ["Setup", "Environment steps/s"],
+        "rows": rows,
+        "notes": (
+            f"Best of {raw.get('repeats', '?')} interleaved runs of {raw.get('steps', '?')} "
+            "agent steps each; higher is better."
+        ),
+        "plot": {
+            "kind": "bar",
+            "label": 0,
+            "values": [1],
+            "xlabel": "environment steps per second (higher is better)",
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--output-dir", type=Path, default=ASSETS)
+    parser.add_argument("--wrappers-json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.wrappers_json is not None:
+        raw = json.loads(args.wrappers_json.read_text(encoding="utf-8"))
+        date = time.strftime("%Y-%m-%d", time.gmtime(args.wrappers_json.stat().st_mtime))
+        out = args.results_dir / "wrappers.json"
+        out.write_text(json.dumps(convert_wrappers(raw, date), indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
     for path in sorted(args.results_dir.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         if "plot" not in data:
