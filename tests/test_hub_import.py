@@ -4,6 +4,7 @@ malicious payloads refused (and never run)."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import pickle
 import zipfile
@@ -152,7 +153,7 @@ def test_sb3_malicious_policy_is_refused(sb3_zip: Path, tmp_path: Path) -> None:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "policy.pth":
-                buffer = __import__("io").BytesIO()
+                buffer = io.BytesIO()
                 torch.save({"q_net.q_net.0.weight": Evil(str(marker))}, buffer)
                 data = buffer.getvalue()
             dst.writestr(item, data)
@@ -238,3 +239,21 @@ def test_cleanrl_malicious_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(HubUnsafeFileError):
         from_cleanrl(raw, env_id=ENV_ID, device="cpu")
     assert not marker.exists()
+
+
+def test_cleanrl_from_hub_repo(
+    observations: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    torch.manual_seed(2)
+    net = CleanRLQNetwork(6)
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    repo_id = f"cleanrl/{ENV_ID}-dqn_atari-seed1"
+    with HubServer() as hub:
+        patch_client(monkeypatch, hub, str(tmp_path / "hf"), token="t")
+        hub.put_files(repo_id, {"dqn_atari.cleanrl_model": buffer.getvalue(), "README.md": b"x"})
+        agent = from_cleanrl(repo_id, device="cpu")  # env id from CleanRL's repo naming
+    assert agent.env_id == ENV_ID
+    with torch.no_grad():
+        theirs = net(torch.as_tensor(observations[:30], dtype=torch.float32)).argmax(1).numpy()
+    np.testing.assert_array_equal(agent.predict(observations[:30], deterministic=True)[0], theirs)
