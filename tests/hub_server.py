@@ -3,7 +3,8 @@
 It speaks enough of the Hub's HTTP protocol for the real, unmodified ``huggingface_hub``
 client (0.3x, 1.x, 2.x; see ``/work/shared/hub-protocol.md``) to create repos, commit
 files (regular and LFS "basic" transfer), list trees, read repo info by branch or commit,
-and download files with ``ETag`` / ``X-Repo-Commit`` / ``X-Linked-Etag`` / ``Range``.
+and download files with ``ETag`` / ``X-Repo-Commit`` / ``X-Linked-Etag`` / ``Range``
+(tree listings page with a ``Link`` header when ``tree_page_size`` is set).
 Repos live in memory with real commits (40-hex sha per commit, branches point at them).
 
 Fault injection (``server.faults``) covers what the loader must survive: a dropped
@@ -187,6 +188,8 @@ class HubServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
         self.connections: set[socket.socket] = set()
+        self.tree_page_size: int | None = None
+        """Page tree listings (``Link: <...>; rel="next"``) by this many entries."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> HubServer:
@@ -490,7 +493,8 @@ class _Handler(BaseHTTPRequestHandler):
             if commit is None:
                 return
             recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
-            return self._tree(commit, "/".join(rest[2:]), recursive)
+            cursor = int(query.get("cursor", ["0"])[0])
+            return self._tree(commit, "/".join(rest[2:]), recursive, cursor)
         if method == "GET" and rest[:1] == ["refs"]:
             branches = [
                 {"name": b, "ref": f"refs/heads/{b}", "targetCommit": o}
@@ -519,7 +523,7 @@ class _Handler(BaseHTTPRequestHandler):
             "siblings": [{"rfilename": p} for p in sorted(commit.files)],
         }
 
-    def _tree(self, commit: Commit, prefix: str, recursive: bool) -> None:
+    def _tree(self, commit: Commit, prefix: str, recursive: bool, cursor: int = 0) -> None:
         prefix = prefix.strip("/")
         base = prefix + "/" if prefix else ""
         if prefix and prefix in commit.files:
@@ -560,7 +564,16 @@ class _Handler(BaseHTTPRequestHandler):
             entries[path] = entry
         if prefix and not entries:
             return self._error(404, "EntryNotFound", f"{prefix} does not exist")
-        self._json(200, list(entries.values()))
+        listing = list(entries.values())
+        size = self.hub.tree_page_size
+        headers: dict[str, str] = {}
+        if size is not None and cursor + size < len(listing):
+            base_url = f"{self.hub.url}{urlsplit(self.path).path}"
+            query = f"recursive={str(recursive).lower()}&cursor={cursor + size}"
+            headers["Link"] = f'<{base_url}?{query}>; rel="next"'
+        if size is not None:
+            listing = listing[cursor : cursor + size]
+        self._json(200, listing, headers)
 
     # -- upload ----------------------------------------------------------------------------
     def _preupload(self, repo: Repo, revision: str, body: bytes) -> None:

@@ -304,3 +304,17 @@ def test_verify_follows_one_link_level_only(tmp_path: Path) -> None:
     with pytest.raises(HubIntegrityError):
         verify_cached_file(snap, repo_id="o/r")
     assert not snap.exists() and not blob.is_symlink() and not shared.exists()
+
+
+def test_tree_listing_pages(hub: HubServer) -> None:
+    from huggingface_hub import HfApi, snapshot_download
+
+    files = {f"dir/f{i}.json": b"{}" for i in range(7)} | model_files()
+    sha = hub.put_files("org/many", files)
+    hub.tree_page_size = 3
+    listed = HfApi().list_repo_files("org/many")
+    assert sorted(listed) == sorted([*files, ".gitattributes"])
+    pages = [p for m, p, _ in hub.requests if m == "GET" and "/tree/" in p]
+    assert len(pages) >= 3 and any("cursor=" in p for p in pages)
+    folder = Path(snapshot_download("org/many", allow_patterns=["dir/*"]))
+    assert folder.name == sha and len(list((folder / "dir").iterdir())) == 7
