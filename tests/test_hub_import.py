@@ -257,3 +257,36 @@ def test_cleanrl_from_hub_repo(
     with torch.no_grad():
         theirs = net(torch.as_tensor(observations[:30], dtype=torch.float32)).argmax(1).numpy()
     np.testing.assert_array_equal(agent.predict(observations[:30], deterministic=True)[0], theirs)
+
+
+def test_imported_atari_agent_round_trips_through_the_hub(
+    sb3_zip: Path, observations: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The zoo workflow: import an SB3 Atari model, write an evaluated Hub folder, publish it
+    unchanged with push_folder, and load it back with the same actions as SB3."""
+    from stable_baselines3 import DQN as SB3DQN
+
+    from dqn_agents.hub import load_from_hub, push_folder
+    from dqn_agents.hub.card import build_model_card, build_results
+
+    agent = from_sb3(sb3_zip, env=ENV_ID, device="cpu")
+    folder = tmp_path / "zoo" / f"dqn-{ENV_ID}"
+    agent.save_pretrained(folder)
+    meta = json.loads((folder / "config.json").read_text())
+    results = build_results(
+        env_id=ENV_ID,
+        mean_reward=-21.0,
+        std_reward=0.0,
+        n_eval_episodes=1,
+        is_deterministic=True,
+        wrapper_options=meta["wrapper_options"],
+    )
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "README.md").write_text(build_model_card(meta, results, f"dqn-agents/{folder.name}"))
+    with HubServer() as hub:
+        patch_client(monkeypatch, hub, str(tmp_path / "hf"), token="t")
+        push_folder(folder, f"dqn-agents/{folder.name}")
+        loaded = load_from_hub(f"dqn-agents/{folder.name}", revision="main", device="cpu")
+    assert loaded.wrapper_options == agent.wrapper_options
+    theirs, _ = SB3DQN.load(sb3_zip, device="cpu").predict(observations, deterministic=True)
+    np.testing.assert_array_equal(loaded.predict(observations, deterministic=True)[0], theirs)
