@@ -23,7 +23,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -554,11 +554,3 @@ def load_from_hub(
     folder = download_model(repo_id, revision=revision, cache_dir=cache_dir, token=token)
     source = f"{repo_id!r}" + (f" at {revision!r}" if revision else "")
     return load_folder(folder, env=env, device=device, source=source)
-
-
-def missing_files(
-    folder: str | os.PathLike[str], names: Sequence[str] = REQUIRED_FILES
-) -> list[str]:
-    """Names of ``names`` not present as files in ``folder``."""
-    base = Path(folder)
-    return [n for n in names if not (base / n).is_file()]
