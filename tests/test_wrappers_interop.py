@@ -15,6 +15,8 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from dqn_agents.wrappers import make_atari, make_atari_vector
 
+# PettingZoo warns about a future registry API on every import of an env module.
+PZ_WARNING = pytest.mark.filterwarnings("ignore:The old environment creation API")
 SB3_KW = {"buffer_size": 1000, "learning_starts": 100, "verbose": 0, "device": "cpu"}
 
 
@@ -83,6 +85,7 @@ def test_sb3_ppo_trains_on_our_envs(sb3, n_envs: int) -> None:
     venv.close()
 
 
+@PZ_WARNING
 @pytest.mark.parametrize("env_id", ["pong_v3", "boxing_v2"])
 def test_pettingzoo_atari_through_our_wrapper(env_id: str) -> None:
     pz = pytest.importorskip("dqn_agents.wrappers.pettingzoo")
@@ -101,6 +104,7 @@ def test_pettingzoo_atari_through_our_wrapper(env_id: str) -> None:
     env.close()
 
 
+@PZ_WARNING
 def test_pettingzoo_wrapper_on_user_built_env_and_api_test() -> None:
     pz = pytest.importorskip("dqn_agents.wrappers.pettingzoo")
     from pettingzoo.atari import pong_v3
