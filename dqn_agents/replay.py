@@ -714,8 +714,9 @@ class FrameReplayBuffer(_ReplayBase):
     """
 
     kind = "frames"
-    vector_add_min_envs: int = 4
-    """`add` handles the mid-episode streams in one vectorised pass from this many envs."""
+    vector_add_min_envs: int = 12
+    """From this many envs on, `add` handles mid-episode streams in one vectorised pass
+    (numpy call overheads make a per-env loop faster below ~12 envs)."""
 
     def __init__(
         self,
@@ -832,8 +833,7 @@ class FrameReplayBuffer(_ReplayBase):
         self._check_add(obs_a, act_a, rew_a, next_a, term_a, trunc_a)
         envs = _mask_envs(env_mask, self.num_envs)
         if self.check:
-            for e in envs:
-                self._check_env(int(e), obs_a[e], next_a[e], bool(term_a[e]))
+            self._check_envs(envs, obs_a, next_a, term_a)
         k = self.stack
         if len(envs) >= self.vector_add_min_envs:
             # Common case in one vectorised pass: mid-episode streams that do not end now.
@@ -890,39 +890,57 @@ class FrameReplayBuffer(_ReplayBase):
         next_obs: np.ndarray,
     ) -> None:
         """Vectorised `add` for streams in mid-episode whose transition does not end it."""
+        c = self.env_capacity
         h = self.head[envs]
-        self.actions[envs, h] = actions[envs]
-        self.rewards[envs, h] = rewards[envs]
-        self.terminated[envs, h] = False
-        self.truncated[envs, h] = False
-        self.valid[envs, h] = True
-        nxt = (h + 1) % self.env_capacity
-        overwritten = self.valid[envs, nxt]
-        self.valid[envs, nxt] = False
-        self.n_valid[envs] += 1 - overwritten.astype(np.int64)
+        nxt = (h + 1) % c
+        cur = envs * c + h  # flat slot indices
+        new = envs * c + nxt
+        valid, ep_pos, pad_mode = (
+            self.valid.reshape(-1),
+            self.ep_pos.reshape(-1),
+            self.pad_mode.reshape(-1),
+        )
+        terminated, truncated = self.terminated.reshape(-1), self.truncated.reshape(-1)
+        self.actions.reshape(-1)[cur] = actions[envs]
+        self.rewards.reshape(-1)[cur] = rewards[envs]
+        terminated[cur] = False
+        truncated[cur] = False
+        valid[cur] = True
+        self.n_valid[envs] += 1 - valid[new].astype(np.int64)
+        valid[new] = False
         self.claimed[envs] += 1
-        self.frames[envs, nxt] = next_obs[envs, -1]
-        self.ep_pos[envs, nxt] = np.minimum(self.ep_pos[envs, h] + 1, self.stack - 1)
-        self.pad_mode[envs, nxt] = self.pad_mode[envs, h]
-        self.terminated[envs, nxt] = False
-        self.truncated[envs, nxt] = False
+        self.frames.reshape(-1, *self.frames.shape[2:])[new] = next_obs[envs, -1]
+        ep_pos[new] = np.minimum(ep_pos[cur] + 1, self.stack - 1)
+        pad_mode[new] = pad_mode[cur]
+        terminated[new] = False
+        truncated[new] = False
         self.head[envs] = nxt
 
-    def _check_env(self, e: int, ob: np.ndarray, nxt: np.ndarray, term: bool) -> None:
-        if self.in_episode[e] and ob[-1].tobytes() != self.frames[e, self.head[e]].tobytes():
-            raise ValueError(
-                f"Environment {e}: obs does not continue the stored episode (its newest "
-                "frame differs from the previous next_obs). Pass the true next_obs (the "
-                "final observation at an episode end), mark episode ends with terminated "
-                "/ truncated, and skip the reset step of next-step autoreset envs "
-                "(env_mask)."
-            )
-        if not term and self.stack > 1 and nxt[:-1].tobytes() != ob[1:].tobytes():
-            raise ValueError(
-                f"Environment {e}: next_obs[:-1] != obs[1:]: observations of shape "
-                f"{self.observation_shape} are not frame stacks (oldest frame first). "
-                "Use VectorReplayBuffer for other image observations."
-            )
+    def _check_envs(
+        self,
+        envs: npt.NDArray[np.int64],
+        obs: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+    ) -> None:
+        """Vectorised frame-stack checks of `add` (see ``check``)."""
+        # Per-env byte comparisons: faster than elementwise ops for 84x84 frames.
+        head, in_episode, frames, k = self.head, self.in_episode, self.frames, self.stack
+        for e in envs.tolist():
+            if in_episode[e] and obs[e, -1].tobytes() != frames[e, head[e]].tobytes():
+                raise ValueError(
+                    f"Environment {e}: obs does not continue the stored episode (its newest "
+                    "frame differs from the previous next_obs). Pass the true next_obs (the "
+                    "final observation at an episode end), mark episode ends with terminated "
+                    "/ truncated, skip the reset step of next-step autoreset envs (env_mask), "
+                    "and call end_episodes() after resetting environments yourself."
+                )
+            if k > 1 and not terminated[e] and next_obs[e, :-1].tobytes() != obs[e, 1:].tobytes():
+                raise ValueError(
+                    f"Environment {e}: next_obs[:-1] != obs[1:]: observations of shape "
+                    f"{self.observation_shape} are not frame stacks (oldest frame first). "
+                    "Use VectorReplayBuffer for other image observations."
+                )
 
     # ------------------------------------------------------------------ sampling
     def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
