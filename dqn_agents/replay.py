@@ -61,6 +61,20 @@ networks: it stores what the environment wrappers produce.
 n-step returns are computed at sample time from the stored one-step rewards, so
 ``n_step`` and ``gamma`` can be changed on a filled (or loaded) buffer.
 
+Interface (both buffers)
+------------------------
+* ``add(obs, actions, rewards, next_obs, terminated, truncated, env_mask=None)``: one
+  transition per environment (leading ``num_envs`` axis); ``next_obs`` is the *true*
+  next observation (the final one at an episode end, not the reset observation);
+  ``env_mask`` skips environments (e.g. the reset step of a next-step autoreset env).
+* ``sample(batch_size, rng) -> ReplayBatch``; or, allocation-free in a hot loop,
+  ``out = allocate_batch(batch_size)`` once, then
+  ``get_batch(sample_indices(batch_size, rng), out=out)``.
+* ``end_episodes(env_mask=None)`` after resetting environments outside the normal flow,
+  ``clear()``, ``len(buffer)`` / ``size()`` (stored transitions), ``capacity``,
+  ``nbytes``, ``save(path)`` / ``load(path)`` (numpy ``.npz`` content whatever the
+  suffix, never pickled; ``load`` streams into the existing arrays).
+
 Example:
     >>> import numpy as np, gymnasium as gym
     >>> space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)

@@ -115,3 +115,17 @@ def test_errors() -> None:
         build_q_network((4, 20, 20), 2, DQNConfig(network="nature"))
     # A shape tuple works too; dtype defaults to uint8 for 3-D shapes.
     assert build_q_network((4, 84, 84), 2).scale_inputs
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["dqn_agents.config", "dqn_agents.networks", "dqn_agents.functional", "dqn_agents.replay"],
+)
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.failed == 0 and result.attempted > 0
