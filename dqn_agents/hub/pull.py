@@ -183,9 +183,10 @@ def translate_hf_error(
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)) or type(exc).__module__.startswith(
         ("httpx", "httpcore", "requests", "urllib3")
     ):
+        kept = " Nothing partial was kept;" if action.startswith("download") else ""
         return HubConnectionError(
-            f"Could not {where}: the network failed ({type(exc).__name__}: {exc}). Nothing "
-            f"partial was kept; check the connection and try again."
+            f"Could not {where}: the network failed ({type(exc).__name__}: {exc}).{kept} "
+            f"Check the connection and try again."
         )
     return HubError(f"Could not {where}: {type(exc).__name__}: {exc}")
 
