@@ -270,3 +270,12 @@ def test_import_does_not_pull_torch() -> None:
         "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pettingzoo_missing_extra_gives_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    monkeypatch.setitem(sys.modules, "pettingzoo", None)
+    monkeypatch.delitem(sys.modules, "dqn_agents.wrappers.pettingzoo", raising=False)
+    with pytest.raises(ImportError, match=r"dqn-agents\[pettingzoo\]"):
+        importlib.import_module("dqn_agents.wrappers.pettingzoo")
