@@ -97,6 +97,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "BaseReplayBuffer",
     "FrameReplayBuffer",
     "ReplayBatch",
     "VectorReplayBuffer",
@@ -185,8 +186,14 @@ class ReplayBatch(NamedTuple):
     discounts: np.ndarray
 
 
-class _ReplayBase:
-    """Shared bookkeeping: per-env rings, n-step windows, sampling, save/load."""
+class BaseReplayBuffer:
+    """Interface and shared machinery of the replay buffers (not used directly).
+
+    Per-environment rings, uniform sampling with rejection of incomplete transitions,
+    n-step windows, batches into preallocated arrays, ``.npz`` save / load. Subclasses:
+    `FrameReplayBuffer` (stacked uint8 frames, each frame stored once) and
+    `VectorReplayBuffer` (plain observations).
+    """
 
     kind: str = "base"
 
@@ -580,7 +587,7 @@ class _ReplayBase:
         """Hook: bookkeeping after `end_episodes` truncated a stream's last transition."""
 
 
-class VectorReplayBuffer(_ReplayBase):
+class VectorReplayBuffer(BaseReplayBuffer):
     """Plain replay for small observations: stores ``obs`` and ``next_obs`` per transition.
 
     Memory per transition: ``2 * obs_nbytes + 10`` bytes. Use `FrameReplayBuffer` for
@@ -705,7 +712,7 @@ class VectorReplayBuffer(_ReplayBase):
         return out
 
 
-class FrameReplayBuffer(_ReplayBase):
+class FrameReplayBuffer(BaseReplayBuffer):
     """Replay for stacked uint8 frames ``(k, H, W)`` that stores each frame once.
 
     See the module docstring for the memory layout. About 7,069 bytes per transition
