@@ -1,9 +1,9 @@
 """The DQN Atari preprocessing contract as Gymnasium 1.x wrappers.
 
-:func:`make_atari` builds the stack of Mnih et al. (2015) from an id, :func:`wrap_atari`
+`make_atari` builds the stack of Mnih et al. (2015) from an id, `wrap_atari`
 applies it to an env you built. From the emulator up, the layers are:
 
-1. :class:`AtariFrameProcessing` -- fire reset (one FIRE frame after each real reset, in
+1. `AtariFrameProcessing` -- fire reset (one FIRE frame after each real reset, in
    games with a FIRE action, as ALE's ``AtariVectorEnv`` does), no-op reset (up to
    ``noop_max``), frame skip with max-pool over the last two frames, ALE grayscale,
    ``cv2.INTER_AREA`` resize to 84x84 and the episode cap in emulator frames
@@ -15,13 +15,13 @@ applies it to an env you built. From the emulator up, the layers are:
 2. ``gymnasium.wrappers.RecordEpisodeStatistics`` -- below episodic life and clipping, so
    ``info["episode"]["r"]`` is the raw, unclipped score of the full game and it appears
    only when the real game ends (or is truncated), never at a life loss.
-3. :class:`EpisodicLife` -- ``terminated=True`` at a life loss for learning; the next
+3. `EpisodicLife` -- ``terminated=True`` at a life loss for learning; the next
    ``reset()`` keeps playing the same game (it returns the last frame without stepping).
    ``info["game_over"]`` tells a real end, ``info["lives"]`` the lives left.
-4. :class:`FireReset` -- with episodic life, presses FIRE (one agent step) after the
+4. `FireReset` -- with episodic life, presses FIRE (one agent step) after the
    pseudo-reset that follows a life loss, so that games such as Breakout go on.
 5. ``gymnasium.wrappers.TransformReward`` with the sign function (reward clipping).
-6. :class:`FrameStack` -- the observations of Gymnasium's
+6. `FrameStack` -- the observations of Gymnasium's
    ``FrameStackObservation(frame_stack, padding_type="zero")`` with less overhead:
    channel-first ``(4, 84, 84)`` ``uint8`` observations, zero-padded at episode start
    (including after a life loss), as ``ale_py.vector_env.AtariVectorEnv`` and SB3's
@@ -178,7 +178,7 @@ class AtariOptions:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AtariOptions:
-        """Build options from a dict such as one written by :meth:`to_dict`.
+        """Build options from a dict such as one written by `to_dict`.
 
         Args:
             data: Field names to values; missing fields keep their defaults.
@@ -431,7 +431,7 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorA
     the game. Put ``RecordEpisodeStatistics`` *below* this wrapper to log full-game scores.
 
     Args:
-        env: An env whose ``info`` carries ``"lives"`` (e.g. :class:`AtariFrameProcessing`)
+        env: An env whose ``info`` carries ``"lives"`` (e.g. `AtariFrameProcessing`)
             or whose ``env.unwrapped.ale`` has ``lives()``.
 
     Example:
@@ -484,9 +484,9 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorA
 class FireReset(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Take one FIRE step after each reset, for games that wait for it (e.g. Breakout).
 
-    Resets whose ``info`` says ``"fired": True`` (:class:`AtariFrameProcessing` with
+    Resets whose ``info`` says ``"fired": True`` (`AtariFrameProcessing` with
     ``fire_reset=True`` already pressed FIRE) are left alone, so on top of
-    :class:`EpisodicLife` this fires exactly after the pseudo-resets of life losses.
+    `EpisodicLife` this fires exactly after the pseudo-resets of life losses.
 
     Args:
         env: An Atari env with a ``"FIRE"`` action.
@@ -597,7 +597,7 @@ def wrap_atari(
 
     Args:
         env: The Atari env (``env.unwrapped.ale`` and ``get_action_meanings`` needed).
-        options: An :class:`AtariOptions`, a dict of options, or ``None`` for defaults.
+        options: An `AtariOptions`, a dict of options, or ``None`` for defaults.
         **overrides: Single options overriding ``options`` (e.g. ``frame_skip=3``).
 
     Returns:
@@ -661,7 +661,7 @@ def make_atari(
 
     Args:
         env_id: ``"ALE/Pong-v5"``, ``"PongNoFrameskip-v4"``, ``"Pong"``, ``"space_invaders"``...
-        options: An :class:`AtariOptions`, a dict of options, or ``None`` for defaults.
+        options: An `AtariOptions`, a dict of options, or ``None`` for defaults.
         render_mode: Passed to the ALE env (``"rgb_array"`` for videos).
         **overrides: Single options overriding ``options`` (e.g. ``frame_skip=3``).
 

@@ -8,7 +8,7 @@ Three spellings are accepted everywhere an Atari id is expected:
 * a plain game name in CamelCase or snake_case (``"Pong"``, ``"pong"``,
   ``"SpaceInvaders"``, ``"space_invaders"``), treated like the ``v5`` id.
 
-Unknown ids raise a :class:`ValueError` that names the closest valid ids.
+Unknown ids raise a `ValueError` that names the closest valid ids.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def resolve_env_id(env_id: str) -> AtariId:
             (CamelCase or snake_case, any letter case).
 
     Returns:
-        The parsed :class:`AtariId`.
+        The parsed `AtariId`.
 
     Raises:
         ValueError: If ``env_id`` is not a string or names no known Atari game; the
@@ -168,7 +168,7 @@ def is_atari_id(env_id: object) -> bool:
         env_id: Anything; only strings can be Atari ids.
 
     Returns:
-        ``True`` when :func:`resolve_env_id` would accept it.
+        ``True`` when `resolve_env_id` would accept it.
 
     Example:
         >>> is_atari_id("PongNoFrameskip-v4"), is_atari_id("CartPole-v1")

@@ -1,7 +1,7 @@
 """The DQN Atari contract for PettingZoo's multi-agent Atari games (parallel API).
 
-:func:`make_pettingzoo_atari` builds e.g. ``pong_v3`` or ``boxing_v2`` with the ROMs that
-ship with ``ale-py`` (no AutoROM needed) and wraps it in :class:`AtariParallelWrapper`,
+`make_pettingzoo_atari` builds e.g. ``pong_v3`` or ``boxing_v2`` with the ROMs that
+ship with ``ale-py`` (no AutoROM needed) and wraps it in `AtariParallelWrapper`,
 which applies per agent: no-op reset, frame skip with max-pool over the last two frames,
 ALE grayscale, ``cv2.INTER_AREA`` resize, reward clipping to the sign, a zero-padded
 channel-first frame stack -- every agent sees ``(4, 84, 84)`` uint8 frames -- and the
@@ -80,7 +80,7 @@ class AtariParallelWrapper(ParallelEnv):
     Args:
         env: A PettingZoo Atari parallel env (``pong_v3.parallel_env(...)``), any
             ``obs_type``; screens are read from its ALE.
-        options: An :class:`AtariOptions`, a dict, or ``None``; ``episodic_life`` and
+        options: An `AtariOptions`, a dict, or ``None``; ``episodic_life`` and
             ``fire_reset`` must be off (they default to off here).
         **overrides: Single options overriding ``options``.
 
@@ -260,7 +260,7 @@ def make_pettingzoo_atari(
 
     Args:
         env_id: A PettingZoo Atari name such as ``"pong_v3"`` or ``"boxing_v2"``.
-        options: An :class:`AtariOptions`, a dict, or ``None``; ``episodic_life`` and
+        options: An `AtariOptions`, a dict, or ``None``; ``episodic_life`` and
             ``fire_reset`` default to (and must stay) off; ``repeat_action_probability``
             ``None`` means 0 (PettingZoo's default).
         render_mode: Passed to the PettingZoo env.

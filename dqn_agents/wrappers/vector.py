@@ -1,10 +1,10 @@
 """Vectorized Atari envs with the DQN contract: a fast path on ALE's C++ vector env.
 
-:func:`make_atari_vector` returns a ``gymnasium.vector.VectorEnv`` with the same
+`make_atari_vector` returns a ``gymnasium.vector.VectorEnv`` with the same
 observations, rewards, terminations and ``info`` keys as ``num_envs`` copies of
-:func:`dqn_agents.wrappers.make_atari`, built one of two ways:
+`make_atari`, built one of two ways:
 
-* ``backend="ale"`` -- :class:`AtariVectorAdapter` on ``ale_py.vector_env.AtariVectorEnv``
+* ``backend="ale"`` -- `AtariVectorAdapter` on ``ale_py.vector_env.AtariVectorEnv``
   (C++ threads, frame skip + max-pool, grayscale, resize, no-ops, fire reset and sticky
   actions inside). ALE is asked for raw rewards and single frames; this adapter clips the
   rewards, keeps the raw score of each full game, and stacks the frames itself so that the
@@ -12,14 +12,14 @@ observations, rewards, terminations and ``info`` keys as ``num_envs`` copies of
   ALE's ``life_loss_info`` (``terminated`` at a life loss, the game goes on); ALE's own
   ``episodic_life`` is *not* used because it restarts the whole game at every life loss.
   With no-ops and sticky actions off, its observations, rewards, terminations and final
-  observations are byte-identical to :func:`make_atari` (tested on Pong, Breakout and
+  observations are byte-identical to `make_atari` (tested on Pong, Breakout and
   Space Invaders); with them on, the random draws differ (ALE plays ``0..noop_max-1``
   no-ops drawn from its own generator seeded by the reset seed).
 * ``backend="sync"`` / ``"async"`` -- ``gymnasium.vector.SyncVectorEnv`` /
-  ``AsyncVectorEnv`` of :func:`make_atari`, for what ALE lacks.
+  ``AsyncVectorEnv`` of `make_atari`, for what ALE lacks.
 
 ``backend="auto"`` (default) picks ``"ale"`` unless the options need what ALE cannot do:
-ALE presses FIRE (one frame, like :func:`make_atari`) only at a real reset, never after a
+ALE presses FIRE (one frame, like `make_atari`) only at a real reset, never after a
 life loss, so games with a FIRE action *and* lives (Breakout, Space Invaders, ...) with
 ``episodic_life`` and ``fire_reset`` on go to ``"sync"``; games without lives (Pong) or
 without FIRE use ``"ale"``. Pass ``backend="ale"`` to accept that one difference (no FIRE
@@ -84,10 +84,10 @@ def _game_traits(game: str, full_action_space: bool) -> tuple[bool, bool]:
 
 
 class AtariVectorAdapter(VectorEnv):
-    """``AtariVectorEnv`` with the exact contract of :func:`make_atari`, SAME_STEP autoreset.
+    """``AtariVectorEnv`` with the exact contract of `make_atari`, SAME_STEP autoreset.
 
-    See the module docstring for the info conventions. Prefer :func:`make_atari_vector`,
-    which maps :class:`AtariOptions` onto this class.
+    See the module docstring for the info conventions. Prefer `make_atari_vector`,
+    which maps `AtariOptions` onto this class.
 
     Args:
         game: ALE ROM name in snake_case (``"pong"``).
@@ -258,11 +258,11 @@ def make_atari_vector(
     """Build ``num_envs`` Atari envs with the DQN contract as one vector env.
 
     Args:
-        env_id: Any id :func:`~dqn_agents.wrappers.make_atari` accepts.
+        env_id: Any id `make_atari` accepts.
         num_envs: Number of sub-envs (>= 1).
-        options: An :class:`AtariOptions`, a dict of options, or ``None`` for defaults.
+        options: An `AtariOptions`, a dict of options, or ``None`` for defaults.
         backend: ``"auto"``, ``"ale"`` (C++ fast path), ``"sync"`` or ``"async"`` (Gymnasium
-            vector envs of :func:`make_atari`); see the module docstring.
+            vector envs of `make_atari`); see the module docstring.
         num_threads: ALE worker threads for the ``"ale"`` backend (0: automatic).
         **overrides: Single options overriding ``options``.
 
