@@ -86,9 +86,32 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_mkdocs_build_strict(built_site: Path) -> None:
     index = (built_site / "index.html").read_text(encoding="utf-8")
     assert "dqn-agents" in index
-    for page in ("installation", "quickstart", "preprocessing", "agent", "hub", "benchmarks"):
+    pages = [
+        "installation",
+        "quickstart",
+        "preprocessing",
+        "other-libraries",
+        "agent",
+        "hub",
+        "benchmarks",
+        "architecture",
+        "contributing",
+        "changelog",
+    ]
+    api = ["dqn_agents", "wrappers", "hub", "config", "networks", "functional", "replay"]
+    api += ["serialization", "evaluation", "envs", "callbacks", "cli"]
+    for page in pages + [f"api/{name}" for name in api]:
         assert (built_site / page / "index.html").is_file(), page
-    assert (built_site / "api" / "dqn_agents" / "index.html").is_file()
+    # The API pages hold the objects they promise.
+    wrappers = (built_site / "api" / "wrappers" / "index.html").read_text(encoding="utf-8")
+    for name in ("make_atari", "make_atari_vector", "AtariOptions", "resolve_env_id"):
+        assert f'id="dqn_agents.wrappers.{name}"' in wrappers, name
+    agent = (built_site / "api" / "dqn_agents" / "index.html").read_text(encoding="utf-8")
+    assert 'id="dqn_agents.agent.DQN.learn"' in agent
+    # Docstring normalisation: no Sphinx roles, doctests rendered as code.
+    assert ":func:" not in wrappers and ":class:" not in wrappers
+    # The hyperparameter table was generated from DQNConfig.
+    assert "learning_starts" in (built_site / "agent" / "index.html").read_text("utf-8")
 
 
 # --------------------------------------------------------------------------- doc examples
@@ -366,6 +389,16 @@ def test_benchmark_figures_script(tmp_path: Path) -> None:
     assert tmp_path / "bench_wrappers.png" in pngs
     for png in pngs:
         assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), png
+
+
+def test_griffe_docstring_normalisation() -> None:
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        import griffe_examples  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    text = "See :func:`make_atari` and :class:`~dqn_agents.wrappers.AtariId`.\n\nExample:\n"
+    assert griffe_examples.normalise(text) == "See `make_atari` and `AtariId`.\n\nExamples:\n"
 
 
 def test_benchmark_table_hook(tmp_path: Path) -> None:

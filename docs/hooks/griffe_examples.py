@@ -1,10 +1,14 @@
-"""Griffe extension: read Google-style ``Example:`` sections as ``Examples:``.
+"""Griffe extension: small normalisations of docstrings before griffe parses them.
 
-Napoleon (Sphinx) and the Google style guide accept both ``Example:`` and ``Examples:``;
-griffe only parses the plural as an examples section (doctest ``>>>`` lines become code
-blocks) and renders the singular as an admonition, where ``>>>`` turns into nested block
-quotes. This extension renames the singular before griffe parses the docstring. Loaded by
-``mkdocs.yml`` (``plugins.mkdocstrings.handlers.python.options.extensions``).
+* Google-style ``Example:`` sections are read as ``Examples:``. Napoleon (Sphinx) and the
+  Google style guide accept both; griffe only parses the plural as an examples section
+  (doctest ``>>>`` lines become code blocks) and renders the singular as an admonition,
+  where ``>>>`` turns into nested block quotes.
+* Sphinx roles (``:func:`make_atari```, ``:class:`~pkg.AtariId```) become plain inline
+  code (``make_atari``, ``AtariId``); Markdown has no roles, so they would otherwise be
+  shown literally.
+
+Loaded by ``mkdocs.yml`` (``plugins.mkdocstrings.handlers.python.options.extensions``).
 """
 
 from __future__ import annotations
@@ -15,13 +19,27 @@ from typing import Any
 import griffe
 
 _EXAMPLE = re.compile(r"^(?P<indent>[ \t]*)Example:[ \t]*$", re.MULTILINE)
+_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|attr|exc|data|obj|const):`~?(?P<name>[^`]+)`")
+
+
+def normalise(text: str) -> str:
+    """Return ``text`` with ``Example:`` headers pluralised and Sphinx roles made code."""
+    text = _EXAMPLE.sub(r"\g<indent>Examples:", text)
+
+    def code(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if match.group(0).split("`", 1)[1].startswith("~"):
+            name = name.rsplit(".", 1)[-1]
+        return f"`{name}`"
+
+    return _ROLE.sub(code, text)
 
 
 class ExampleSections(griffe.Extension):
-    """Rewrite ``Example:`` section headers to ``Examples:`` in every loaded docstring."""
+    """Normalise every loaded docstring (see the module docstring)."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         """Griffe event: called for each object (module, class, function, attribute)."""
         docstring = obj.docstring
-        if docstring is not None and "Example:" in docstring.value:
-            docstring.value = _EXAMPLE.sub(r"\g<indent>Examples:", docstring.value)
+        if docstring is not None:
+            docstring.value = normalise(docstring.value)
