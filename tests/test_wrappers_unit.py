@@ -279,3 +279,12 @@ def test_pettingzoo_missing_extra_gives_clear_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.delitem(sys.modules, "dqn_agents.wrappers.pettingzoo", raising=False)
     with pytest.raises(ImportError, match=r"dqn-agents\[pettingzoo\]"):
         importlib.import_module("dqn_agents.wrappers.pettingzoo")
+
+
+def test_mid_episode_reset_restarts_the_game() -> None:
+    fake = FakeAtariEnv(lives=3, frames_per_life=20)
+    env = wrap_atari(fake, NO_EXTRAS, episodic_life=True)
+    env.reset(seed=0)
+    env.step(0)
+    env.reset()  # no life was lost: this is a real reset
+    assert fake.resets == 2 and fake.t == 0

@@ -427,8 +427,9 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorA
 
     At a life loss ``step`` returns ``terminated=True``; the following ``reset()`` does not
     reset the game: it returns the last observation (no extra step) and ``info`` with
-    ``"game_over": False``. A real game over (or truncation, or a seeded reset) resets
-    the game. Put ``RecordEpisodeStatistics`` *below* this wrapper to log full-game scores.
+    ``"game_over": False``. Any other reset (after a game over or truncation, seeded, or
+    in the middle of an episode) resets the game. Put ``RecordEpisodeStatistics`` *below*
+    this wrapper to log full-game scores.
 
     Args:
         env: An env whose ``info`` carries ``"lives"`` (e.g. `AtariFrameProcessing`)
@@ -445,7 +446,7 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorA
         gym.utils.RecordConstructorArgs.__init__(self)
         super().__init__(env)
         self._lives = 0
-        self._game_over = True
+        self._life_lost = False
         self._last_obs: Any = None
         self._last_info: dict[str, Any] = {}
 
@@ -457,25 +458,26 @@ class EpisodicLife(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorA
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step; ``terminated`` also becomes ``True`` when a life was lost."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self._game_over = bool(terminated or truncated)
+        game_over = bool(terminated or truncated)
         lives = self._read_lives(info)
-        if 0 < lives < self._lives:
+        self._life_lost = not game_over and 0 < lives < self._lives
+        if self._life_lost:
             terminated = True
         self._lives = lives
-        info["game_over"] = self._game_over
+        info["game_over"] = game_over
         self._last_obs, self._last_info = obs, info
         return obs, reward, terminated, truncated, info
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset the game after a game over (or when seeded); else continue after the life loss."""
-        if self._game_over or seed is not None or options is not None or self._last_obs is None:
-            obs, info = self.env.reset(seed=seed, options=options)
-        else:
+        """Continue the game right after a life loss; any other reset resets the game."""
+        if self._life_lost and seed is None and options is None:
             obs = self._last_obs
             info = {k: v for k, v in self._last_info.items() if not k.startswith(("episode", "_"))}
-        self._game_over = False
+        else:
+            obs, info = self.env.reset(seed=seed, options=options)
+        self._life_lost = False
         info["game_over"] = False
         self._lives = self._read_lives(info)
         return obs, info
