@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env-id", default="ALE/Pong-v5")
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=70)
+    parser.add_argument("--warmup", type=int, default=74)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     raw, stack = collect(args.env_id, args.seed, args.warmup)
