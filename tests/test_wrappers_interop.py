@@ -59,26 +59,84 @@ def sb3():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("n_envs", [1, 2])
-def test_sb3_dqn_trains_on_our_envs(sb3, n_envs: int) -> None:
-    from stable_baselines3.common.vec_env import DummyVecEnv
+def _sb3_venv(kind: str, env_id: str):
+    """``single``: SB3's DummyVecEnv of make_atari; ``vector``: our ALE fast path (2 envs)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-    venv = DummyVecEnv([lambda: make_atari("ALE/Breakout-v5") for _ in range(n_envs)])
+    if kind == "single":
+        return DummyVecEnv([lambda: make_atari(env_id)])
+
+    class GymnasiumToSB3(VecEnv):
+        """SB3's VecEnv API over a SAME_STEP gymnasium VectorEnv (what an adapter needs)."""
+
+        def __init__(self, envs) -> None:
+            self.envs = envs
+            super().__init__(envs.num_envs, envs.single_observation_space, envs.single_action_space)
+
+        def reset(self):
+            obs, _ = self.envs.reset(seed=self._seeds[0] if self._seeds[0] is not None else None)
+            self._reset_seeds()
+            return obs
+
+        def step_async(self, actions) -> None:
+            self._actions = np.asarray(actions)
+
+        def step_wait(self):
+            obs, rewards, terminated, truncated, info = self.envs.step(self._actions)
+            dones = terminated | truncated
+            infos = [{} for _ in range(self.num_envs)]
+            for i in np.flatnonzero(dones):
+                infos[i]["terminal_observation"] = info["final_obs"][i]
+                infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+            if "_episode" in info:
+                for i in np.flatnonzero(info["_episode"]):
+                    infos[i]["episode"] = {
+                        "r": info["episode"]["r"][i],
+                        "l": info["episode"]["l"][i],
+                    }
+            return obs, rewards.astype(np.float32), dones, infos
+
+        def close(self) -> None:
+            self.envs.close()
+
+        def get_attr(self, attr_name, indices=None):
+            return [getattr(self.envs, attr_name)] * self.num_envs
+
+        def set_attr(self, attr_name, value, indices=None) -> None:
+            raise NotImplementedError
+
+        def env_method(self, method_name, *args, indices=None, **kwargs):
+            raise NotImplementedError
+
+        def env_is_wrapped(self, wrapper_class, indices=None):
+            return [False] * self.num_envs
+
+    envs = make_atari_vector(env_id, 2, backend="ale")
+    return GymnasiumToSB3(envs)
+
+
+@pytest.mark.parametrize("kind", ["single", "vector"])
+def test_sb3_dqn_trains_on_our_envs(sb3, kind: str) -> None:
+    venv = _sb3_venv(kind, "ALE/Pong-v5")
     model = sb3.DQN("CnnPolicy", venv, seed=0, **SB3_KW)
     model.learn(256)
     assert model.num_timesteps >= 256
     action, _ = model.predict(venv.reset(), deterministic=True)
-    assert action.shape == (n_envs,)
+    assert action.shape == (venv.num_envs,)
     venv.close()
 
 
-@pytest.mark.parametrize("n_envs", [1, 2])
-def test_sb3_ppo_trains_on_our_envs(sb3, n_envs: int) -> None:
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    venv = DummyVecEnv([lambda: make_atari("ALE/Pong-v5") for _ in range(n_envs)])
+@pytest.mark.parametrize("kind", ["single", "vector"])
+def test_sb3_ppo_trains_on_our_envs(sb3, kind: str) -> None:
+    venv = _sb3_venv(kind, "ALE/Breakout-v5" if kind == "single" else "ALE/Pong-v5")
     model = sb3.PPO(
-        "CnnPolicy", venv, n_steps=128 // n_envs, batch_size=64, n_epochs=1, seed=0, device="cpu"
+        "CnnPolicy",
+        venv,
+        n_steps=128 // venv.num_envs,
+        batch_size=64,
+        n_epochs=1,
+        seed=0,
+        device="cpu",
     )
     model.learn(256)
     assert model.num_timesteps >= 256
