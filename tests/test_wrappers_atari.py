@@ -228,3 +228,28 @@ def test_vector_partial_reset_keeps_other_envs() -> None:
     np.testing.assert_array_equal(after[2], obs[2])
     assert not after[1][:3].any() and after[1][3].any()
     envs.close()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"grayscale": False},
+        {"screen_size": 64, "frame_stack": 2, "frame_skip": 3},
+        {"max_pool": False, "clip_rewards": False},
+    ],
+)
+def test_vector_fast_path_maps_every_option(options: dict[str, object]) -> None:
+    opts = {"noop_max": 0, "repeat_action_probability": 0.0, "episodic_life": False, **options}
+    single = make_atari("Breakout", **opts)
+    vec = make_atari_vector("Breakout", 1, backend="ale", **opts)
+    assert vec.single_observation_space == single.observation_space
+    o1, _ = single.reset(seed=0)
+    o3, _ = vec.reset(seed=0)
+    np.testing.assert_array_equal(o1, o3[0])
+    for t in range(200):
+        o1, r1, te1, tr1, _ = single.step(t % 4)
+        o3, r3, te3, tr3, _ = vec.step(np.array([t % 4]))
+        assert (r1, te1, tr1) == (r3[0], te3[0], tr3[0])
+        if te1 or tr1:
+            o1, _ = single.reset()
+        np.testing.assert_array_equal(o1, o3[0])
