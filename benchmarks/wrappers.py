@@ -43,6 +43,12 @@ def make_ours() -> Any:
     return make_atari(f"ALE/{GAME}-v5")
 
 
+def make_ours_with_gymnasium_stack() -> Any:
+    """Our stack, but Gymnasium's FrameStackObservation instead of our lean FrameStack."""
+    inner = make_atari(f"ALE/{GAME}-v5", frame_stack=1).env
+    return FrameStackObservation(inner, 4, padding_type="zero")
+
+
 def make_gymnasium() -> Any:
     return FrameStackObservation(AtariPreprocessing(_raw_pong()), 4, padding_type="zero")
 
@@ -133,6 +139,7 @@ def main() -> None:
             "python": platform.python_version(),
             "ale_py": ale_py.__version__,
             "gymnasium": gym.__version__,
+            "loadavg_at_start": os.getloadavg(),
         },
         "steps": args.steps,
         "repeats": args.repeats,
@@ -140,6 +147,7 @@ def main() -> None:
     }
     makers: dict[str, Callable[[], Any]] = {
         "ours make_atari": make_ours,
+        "ours, with gymnasium FrameStackObservation": make_ours_with_gymnasium_stack,
         "gymnasium AtariPreprocessing+FrameStackObservation": make_gymnasium,
     }
     if not args.no_sb3:
@@ -180,6 +188,11 @@ def main() -> None:
             print(f"  {name:<52s} {value:8.0f}")
         print(f"  ours / raw = {ratio:.3f} (target >= 0.95)")
 
+    figures["machine"]["loadavg_at_end"] = os.getloadavg()
+    print(
+        f"load average at start / end: {figures['machine']['loadavg_at_start']} / "
+        f"{figures['machine']['loadavg_at_end']}"
+    )
     if args.json:
         tmp = f"{args.json}.tmp"
         with open(tmp, "w") as fh:
