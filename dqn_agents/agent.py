@@ -59,7 +59,8 @@ from dqn_agents import serialization as ser
 from dqn_agents.callbacks import MaybeCallback, init_callback, new_locals
 from dqn_agents.config import PRESETS, DQNConfig
 from dqn_agents.envs import BuiltEnv, EnvAdapter, VecEnvView, env_id_of, make_env
-from dqn_agents.functional import epsilon_at, make_optimizer, soft_update_, td_loss, td_targets
+from dqn_agents.functional import epsilon_at, make_optimizer, soft_update_
+from dqn_agents.learner import Learner
 from dqn_agents.networks import QNetwork, build_q_network, describe_network, is_image_space
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -268,6 +269,7 @@ class DQN:
         self._loss_sum = 0.0
         self._loss_count = 0
         self._batch: tuple[Any, tuple[torch.Tensor, ...]] | None = None
+        self._learner: Learner | None = None
         self._qmax_states: np.ndarray | None = None
         self._qmax_filled = 0
         self.start_time = time.time_ns()
@@ -370,10 +372,11 @@ class DQN:
             )
 
     # ------------------------------------------------------------------ acting
-    @torch.no_grad()
     def _greedy(self, obs: np.ndarray) -> np.ndarray:
-        tensor = torch.as_tensor(obs, device=self.device)
-        return self.q_net(tensor).argmax(dim=1).cpu().numpy()
+        # inference_mode: no autograd bookkeeping at all (cheaper than no_grad at batch 1).
+        with torch.inference_mode():
+            tensor = torch.as_tensor(obs, device=self.device)
+            return self.q_net(tensor).argmax(dim=1).cpu().numpy()
 
     def predict(
         self,
@@ -647,38 +650,43 @@ class DQN:
             self._batch = (type(template)(*(t.numpy() for t in tensors)), tensors)
         return self._batch
 
+    def _learner_for_run(self) -> Learner:
+        """The update step (fused Adam, batch staging, loss syncs), built once per optimizer."""
+        learner = self._learner
+        if learner is None or learner.optimizer is not self.optimizer:
+            learner = Learner(
+                self.q_net,
+                self.q_net_target,
+                self.optimizer,
+                self.config,
+                self.device,
+                image=is_image_space(self.observation_space.shape, self.observation_space.dtype),
+            )
+            self._learner = learner
+        return learner
+
     def _train_step(self) -> None:
         cfg = self.config
         replay = self.replay_buffer
+        learner = self._learner_for_run()
         out, host = self._batch_buffers()
         replay.get_batch(replay.sample_indices(cfg.batch_size, self.rng), out=out)
-        device = self.device
-        obs, actions, rewards, next_obs, dones, discounts = (
-            t.to(device, non_blocking=True) for t in host
-        )
-        # TD target y = r + gamma^n * max_a' Q_target(s', a') (no bootstrap at terminals)
-        with torch.no_grad():
-            target_net = self.q_net_target if self.q_net_target is not None else self.q_net
-            next_q_target = target_net(next_obs)
-            next_q_online = self.q_net(next_obs) if cfg.double_q else None
-            targets = td_targets(rewards, next_q_target, next_q_online, dones, discounts)
-        q_values = self.q_net(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
-        loss = td_loss(q_values, targets, cfg.loss, cfg.huber_delta)
-        loss_value = float(loss.item())
-        if not math.isfinite(loss_value):
-            raise NonFiniteLossError(
-                f"The TD loss is {loss_value} at step {self.num_timesteps} (gradient update "
-                f"{self._n_updates + 1}); training stopped. Lower learning_rate, keep "
-                f"max_grad_norm set, or check the rewards/observations for NaN/inf."
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        batch = learner.to_device(host)
+        # TD target y = r + gamma^n * max_a' Q_target(s', a') (no bootstrap at terminals),
+        # loss, backward, clipping and the optimizer step: dqn_agents.learner.Learner.
+        count = learner.pending_count + 1
+        check = (self._n_updates + 1) % learner.sync_every == 0
+        loss_sum = learner.update(batch, check=check)
+        if loss_sum is not None:
+            if not math.isfinite(loss_sum):
+                raise NonFiniteLossError(
+                    f"The TD loss is {loss_sum} at step {self.num_timesteps} (gradient update "
+                    f"{self._n_updates + 1}); training stopped. Lower learning_rate, keep "
+                    f"max_grad_norm set, or check the rewards/observations for NaN/inf."
+                )
+            self._loss_sum += loss_sum
+            self._loss_count += count
         self._n_updates += 1
-        self._loss_sum += loss_value
-        self._loss_count += 1
         # Every C updates: target network <- online network (hard, or Polyak if tau < 1).
         if self.q_net_target is not None and self._n_updates % cfg.target_update_interval == 0:
             soft_update_(self.q_net_target, self.q_net, cfg.tau)

@@ -1,0 +1,202 @@
+"""The DQN gradient update and its fast paths (used by `dqn_agents.DQN`).
+
+One update is the same algorithm on every device: sample a minibatch, TD targets from the
+target network (no gradient), Huber/MSE loss on ``Q(s, a)``, backward, optional
+gradient-norm clipping, optimizer step. What changes per device is how the minibatch
+reaches the network and how often the host waits for the device:
+
+* **Batches.** On CPU the replay gathers the minibatch into preallocated numpy arrays
+  that share memory with torch tensors (no per-update allocation, no copy). On CUDA the
+  host arrays are pinned and copied with ``non_blocking=True``; with a frame replay the
+  frames can instead live on the GPU (`dqn_agents.device_replay.DeviceFrameStore`), so
+  stacks are gathered on the device and only a few index bytes cross the bus.
+* **Optimizer.** Adam runs fused (one kernel over all parameters) where this torch
+  supports it: on CPU that alone turns a ~14 ms ``_single_tensor_adam`` step of the
+  Nature CNN into ~1 ms (measured on the 2-core benchmark machine). Gradient clipping
+  uses the ``foreach`` kernels.
+* **Memory format.** On CPU image batches are fed channels-last (oneDNN's preferred
+  layout), about 10 % faster forward + backward for the Nature CNN; the weights keep
+  their layout, so saved files are unchanged.
+* **Syncs.** ``loss.item()`` makes the host wait for the device. On CPU it costs
+  nothing, so the loss is checked every update (a NaN stops training *before* the
+  optimizer step); on CUDA the loss is summed on the device and checked every
+  ``sync_every`` updates.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Linear(4, 2)
+    >>> opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    >>> isinstance(enable_fused_optimizer(opt), bool)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from dqn_agents.functional import td_loss, td_targets
+
+__all__ = ["Learner", "enable_fused_optimizer"]
+
+#: Updates between two host/device syncs of the loss on CUDA.
+CUDA_SYNC_EVERY = 100
+
+
+def _fused_supported(device: torch.device) -> bool:
+    probe = torch.zeros(1, device=device, requires_grad=True)
+    try:
+        torch.optim.Adam([probe], lr=1e-3, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def enable_fused_optimizer(optimizer: torch.optim.Optimizer) -> bool:
+    """Switch an Adam optimizer to its fused implementation, in place, when supported.
+
+    Nothing changes when the optimizer is not ``torch.optim.Adam``, when the user chose
+    ``foreach``/``fused``/``differentiable``/``capturable`` explicitly, or when this torch
+    has no fused Adam for the parameters' device (fused CPU Adam needs torch >= 2.4).
+    Existing optimizer state is kept (step counters move to the parameters' device, as
+    fused Adam expects).
+
+    Args:
+        optimizer: The optimizer (typically ``DQN.optimizer``).
+
+    Returns:
+        Whether the optimizer is fused now.
+    """
+    if type(optimizer) is not torch.optim.Adam:
+        return False
+    groups = optimizer.param_groups
+    if all(g.get("fused") for g in groups):
+        return True
+    if any(g.get("foreach") or g.get("differentiable") or g.get("capturable") for g in groups):
+        return False
+    params = [p for g in groups for p in g["params"]]
+    if not params:
+        return False
+    devices = {p.device for p in params}
+    dtypes = {p.dtype for p in params}
+    if len(devices) != 1 or not dtypes <= {torch.float32, torch.float64, torch.float16}:
+        return False
+    device = next(iter(devices))
+    if not _fused_supported(device):
+        return False
+    for group in groups:
+        group["fused"] = True
+        group["foreach"] = None
+    for state in optimizer.state.values():
+        step = state.get("step")
+        if isinstance(step, torch.Tensor):
+            state["step"] = step.to(device=device, dtype=torch.float32)
+    return True
+
+
+class Learner:
+    """Runs DQN gradient updates for an agent's networks and optimizer.
+
+    Args:
+        q_net: The online network (trained).
+        q_net_target: The target network, or ``None`` (targets from the online network).
+        optimizer: The optimizer of ``q_net``'s parameters (switched to fused Adam when
+            supported, see `enable_fused_optimizer`).
+        config: The agent's `dqn_agents.config.DQNConfig` (``double_q``, ``loss``,
+            ``huber_delta``, ``max_grad_norm``).
+        device: The networks' device.
+        image: Whether observations are image stacks (channels-last on CPU).
+        fused: Try fused Adam.
+
+    Attributes:
+        sync_every: Updates between two loss checks (1 on CPU, `CUDA_SYNC_EVERY` on CUDA).
+        fused: Whether the optimizer runs fused.
+    """
+
+    def __init__(
+        self,
+        q_net: torch.nn.Module,
+        q_net_target: torch.nn.Module | None,
+        optimizer: torch.optim.Optimizer,
+        config: Any,
+        device: torch.device,
+        *,
+        image: bool = False,
+        fused: bool = True,
+    ) -> None:
+        self.q_net = q_net
+        self.q_net_target = q_net_target
+        self.optimizer = optimizer
+        self.config = config
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self.channels_last = bool(image) and device.type == "cpu"
+        self.sync_every = CUDA_SYNC_EVERY if self.cuda else 1
+        self.fused = enable_fused_optimizer(optimizer) if fused else False
+        self._params = [p for g in optimizer.param_groups for p in g["params"]]
+        self._pending: torch.Tensor | None = None
+        self._pending_count = 0
+
+    def to_device(self, host: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Move a host minibatch ``(obs, actions, rewards, next_obs, dones, discounts)``.
+
+        Args:
+            host: CPU tensors (pinned on CUDA for asynchronous copies).
+
+        Returns:
+            The tensors on the learner's device (channels-last image stacks on CPU).
+        """
+        if self.device.type == "cpu":
+            obs, actions, rewards, next_obs, dones, discounts = host
+            if self.channels_last:
+                obs = obs.contiguous(memory_format=torch.channels_last)
+                next_obs = next_obs.contiguous(memory_format=torch.channels_last)
+            return obs, actions, rewards, next_obs, dones, discounts
+        return tuple(t.to(self.device, non_blocking=True) for t in host)
+
+    def update(self, batch: tuple[torch.Tensor, ...], check: bool) -> float | None:
+        """One gradient update on a device minibatch.
+
+        Args:
+            batch: ``(obs, actions, rewards, next_obs, dones, discounts)`` on the device.
+            check: Read the loss on the host now (sum of the losses since the last check).
+                A non-finite value is returned *before* the optimizer step, so the
+                caller can stop with the weights of the last good update.
+
+        Returns:
+            The summed loss since the last check when ``check`` (its count is
+            `pending_count` + 1 before the call), else ``None``.
+        """
+        cfg = self.config
+        obs, actions, rewards, next_obs, dones, discounts = batch
+        with torch.no_grad():
+            target_net = self.q_net_target if self.q_net_target is not None else self.q_net
+            next_q_target = target_net(next_obs)
+            next_q_online = self.q_net(next_obs) if cfg.double_q else None
+            targets = td_targets(rewards, next_q_target, next_q_online, dones, discounts)
+        q_values = self.q_net(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
+        loss = td_loss(q_values, targets, cfg.loss, cfg.huber_delta)
+        value: float | None = None
+        if check:
+            total = loss.detach() if self._pending is None else self._pending + loss.detach()
+            value = float(total.item())
+            self._pending, self._pending_count = None, 0
+            if not np.isfinite(value):
+                return value
+        else:
+            detached = loss.detach()
+            self._pending = detached.clone() if self._pending is None else self._pending + detached
+            self._pending_count += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self._params, cfg.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        return value
+
+    @property
+    def pending_count(self) -> int:
+        """Losses summed on the device and not read yet."""
+        return self._pending_count
