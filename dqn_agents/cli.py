@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the game to an mp4 (default <model>.mp4)",
     )
     enjoy.add_argument("--seed", type=int, default=None)
+    enjoy.add_argument(
+        "--max-steps", type=_int, default=27_000, metavar="N", help="stop the game after N steps"
+    )
     enjoy.add_argument("--device", default="auto")
     enjoy.set_defaults(func=_cmd_enjoy)
 
@@ -282,7 +285,7 @@ def _cmd_enjoy(args: argparse.Namespace) -> int:
         from dqn_agents.evaluation import record_video
 
         out = args.video or str(Path(args.path.rstrip("/")).with_suffix("")) + ".mp4"
-        path = record_video(agent, out, seed=args.seed)
+        path = record_video(agent, out, seed=args.seed, max_steps=args.max_steps)
         print(f"video: {path}")
         return 0
     result = agent.evaluate(1, seed=args.seed)
