@@ -1,0 +1,302 @@
+"""Training throughput of `DQN.learn` vs Stable-Baselines3's DQN, side by side.
+
+Agent steps per second of a full ``learn()`` call (acting, env stepping, replay, gradient
+updates) with **identical hyperparameters** on ``PongNoFrameskip-v4`` (Nature CNN) and
+``CartPole-v1`` (MLP): buffer 100k, learning_starts 1k, train_freq 4, batch 32, Adam
+1e-4, gradient clipping 10, Huber loss, target sync every 1,000 env steps (SB3's
+``target_update_interval=1000`` counts env steps; ours counts gradient updates: 250),
+epsilon 1 -> 0.01 over the first 10 % of the steps, device CPU.
+
+SB3 runs as its users run it on Atari: ``make_atari_env`` (``AtariWrapper``) +
+``VecFrameStack(4)``, ``CnnPolicy``, torch's default thread count. Ours: ``DQN(env_id)``
+with its defaults (threads chosen by the agent), and the vector fast path
+(``num_envs=N`` on ale-py's C++ ``AtariVectorEnv``, batched acting, the same replay
+ratio of one update per 4 env steps).
+
+Each run is a fresh subprocess (so the peak RSS is per run); runs are interleaved
+(ours, SB3, ours-vector, ours, SB3, ...) so that the shared machine's noise hits all of
+them alike. The table shows the median steps/s over ``--repeats`` and the ratio to
+SB3's median.
+
+Usage:
+    python benchmarks/throughput.py [--steps 6000] [--cartpole-steps 20000]
+        [--repeats 2] [--num-envs 4] [--json docs/benchmarks/results/throughput.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from statistics import median
+from typing import Any
+
+PONG = "PongNoFrameskip-v4"
+CARTPOLE = "CartPole-v1"
+COMMON = {
+    "buffer_size": 100_000,
+    "learning_starts": 1_000,
+    "train_freq": 4,
+    "batch_size": 32,
+    "learning_rate": 1e-4,
+    "gamma": 0.99,
+    "exploration_fraction": 0.1,
+    "exploration_initial_eps": 1.0,
+    "exploration_final_eps": 0.01,
+    "max_grad_norm": 10.0,
+    "gradient_steps": 1,
+}
+TARGET_SYNC_ENV_STEPS = 1_000
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_ours(env_id: str, steps: int, num_envs: int, seed: int) -> dict[str, Any]:
+    """One ``DQN.learn`` run; returns steps/s, threads, updates and peak RSS."""
+    import torch
+
+    from dqn_agents import DQN
+
+    kwargs = dict(COMMON)
+    kwargs["target_update_interval"] = TARGET_SYNC_ENV_STEPS // COMMON["train_freq"]
+    if env_id == CARTPOLE:
+        kwargs["mlp_hidden_sizes"] = (64, 64)
+    agent = DQN(env_id, num_envs=num_envs, seed=seed, device="cpu", **kwargs)
+    threads: list[int] = []
+
+    def probe(locals_: dict[str, Any], globals_: dict[str, Any]) -> bool:
+        if not threads:
+            threads.append(torch.get_num_threads())
+        return True
+
+    start = time.perf_counter()
+    agent.learn(steps, callback=probe)
+    elapsed = time.perf_counter() - start
+    return {
+        "steps_per_s": agent.num_timesteps / elapsed,
+        "steps": agent.num_timesteps,
+        "updates": agent._n_updates,
+        "threads": threads[0] if threads else torch.get_num_threads(),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def run_sb3(env_id: str, steps: int, seed: int, threads: int | None) -> dict[str, Any]:
+    """One SB3 ``DQN.learn`` run with the same hyperparameters."""
+    import torch
+    from stable_baselines3 import DQN as SB3DQN
+    from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    kwargs = dict(COMMON)
+    kwargs["target_update_interval"] = TARGET_SYNC_ENV_STEPS
+    if env_id == PONG:
+        import ale_py
+        import gymnasium as gym
+
+        gym.register_envs(ale_py)
+        env = VecFrameStack(make_atari_env(env_id, n_envs=1, seed=seed), n_stack=4)
+        policy, policy_kwargs = "CnnPolicy", {}
+    else:
+        env = make_vec_env(env_id, n_envs=1, seed=seed)
+        policy, policy_kwargs = "MlpPolicy", {"net_arch": [64, 64]}
+    model = SB3DQN(
+        policy, env, seed=seed, device="cpu", policy_kwargs=policy_kwargs, verbose=0, **kwargs
+    )
+    start = time.perf_counter()
+    model.learn(steps)
+    elapsed = time.perf_counter() - start
+    return {
+        "steps_per_s": model.num_timesteps / elapsed,
+        "steps": model.num_timesteps,
+        "updates": model._n_updates,
+        "threads": torch.get_num_threads(),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _worker(args: argparse.Namespace) -> None:
+    if args.worker == "sb3":
+        result = run_sb3(args.env, args.steps, args.seed, args.sb3_threads)
+    else:
+        result = run_ours(args.env, args.steps, args.num_envs, args.seed)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def _spawn(
+    kind: str, env_id: str, steps: int, num_envs: int, threads: int | None, args: argparse.Namespace
+) -> Any:
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        kind,
+        "--env",
+        env_id,
+        "--steps",
+        str(steps),
+        "--num-envs",
+        str(num_envs),
+        "--seed",
+        str(args.seed),
+    ]
+    if threads is not None:
+        cmd += ["--sb3-threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    tail = proc.stdout[-2000:] + proc.stderr[-4000:]
+    raise RuntimeError(f"{kind} run on {env_id} failed:\n{tail}")
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or one worker run) and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=5_000, help="agent steps per Pong run")
+    parser.add_argument("--cartpole-steps", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved runs per setup")
+    parser.add_argument("--num-envs", type=int, default=4, help="envs of the vector fast path")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sb3-threads", type=int, default=None, help="torch threads for SB3")
+    parser.add_argument("--skip-cartpole", action="store_true")
+    parser.add_argument("--json", type=str, default=None, help="write docs results JSON here")
+    parser.add_argument("--worker", choices=["ours", "sb3"], help=argparse.SUPPRESS)
+    parser.add_argument("--env", default=PONG, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args)
+        return 0
+
+    sb3_threads = [None, 1] if args.sb3_threads is None else [args.sb3_threads]
+    Setup = tuple[str, str, str, int, int, int | None]
+    envs = [(PONG, args.steps)]
+    if not args.skip_cartpole:
+        envs.append((CARTPOLE, args.cartpole_steps))
+    setups: list[Setup] = []
+    for env_id, steps in envs:
+        setups.append((f"dqn-agents, 1 env ({env_id})", "ours", env_id, 1, steps, None))
+        for threads in sb3_threads:
+            label = "torch default threads" if threads is None else f"{threads} torch thread(s)"
+            setups.append((f"SB3 DQN, 1 env, {label} ({env_id})", "sb3", env_id, 1, steps, threads))
+        if env_id == PONG:
+            name = f"dqn-agents, {args.num_envs} envs vector ({env_id})"
+            setups.append((name, "ours", env_id, args.num_envs, steps, None))
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in setups}
+    load_before = _load()
+    t0 = time.perf_counter()
+    for rep in range(args.repeats):
+        order = setups if rep % 2 == 0 else list(reversed(setups))
+        for name, kind, env_id, n, steps, threads in order:
+            res = _spawn(kind, env_id, steps, n, threads, args)
+            results[name].append(res)
+            print(
+                f"  [{rep + 1}/{args.repeats}] {name}: {res['steps_per_s']:.1f} steps/s, "
+                f"{res['updates']} updates, {res['threads']} threads, "
+                f"{res['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+    wall = time.perf_counter() - t0
+
+    # Ratios are taken against the FASTER SB3 configuration on the same env.
+    baseline: dict[str, float] = {}
+    for name, kind, env_id, *_ in setups:
+        if kind == "sb3":
+            sps = median(r["steps_per_s"] for r in results[name])
+            baseline[env_id] = max(baseline.get(env_id, 0.0), sps)
+    columns = [
+        "Setup",
+        "Agent steps",
+        "Torch threads",
+        "Steps/s (median)",
+        "Steps/s (all runs)",
+        "vs SB3",
+        "Updates per env step",
+        "Peak RSS (MB)",
+    ]
+    rows: list[list[Any]] = []
+    for name, _kind, env_id, _n, steps, _threads in setups:
+        runs = results[name]
+        sps = median(r["steps_per_s"] for r in runs)
+        rows.append(
+            [
+                name,
+                steps,
+                runs[0]["threads"],
+                round(sps, 1),
+                ", ".join(f"{r['steps_per_s']:.1f}" for r in runs),
+                round(sps / baseline[env_id], 2) if env_id in baseline else None,
+                round(runs[0]["updates"] / max(1, runs[0]["steps"] - COMMON["learning_starts"]), 4),
+                round(max(r["peak_rss_mb"] for r in runs)),
+            ]
+        )
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(columns)]
+    line = " | ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True))
+    print()
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+    load_after = _load()
+    cpu = platform.processor() or platform.system()
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, CPU only ({cpu})"
+    notes = (
+        f"Same hyperparameters for both (buffer 100k, learning_starts 1k, train_freq 4, batch "
+        f"32, Adam 1e-4, clip 10, target sync every 1,000 env steps); every run a fresh "
+        f"process, runs interleaved; {args.repeats} runs per setup; ratio = median / the "
+        f"faster SB3 configuration's median on the same env. Load average before "
+        f"{load_before}, after {load_after}; "
+        f"benchmark wall time {wall:.0f} s."
+    )
+    print()
+    print(notes)
+    if args.json:
+        data = {
+            "title": "Training throughput: dqn-agents vs SB3 DQN (same hyperparameters, CPU)",
+            "machine": machine,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "source": "benchmarks/throughput.py",
+            "columns": columns,
+            "rows": rows,
+            "notes": notes,
+        }
+        _write_json(args.json, data)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
