@@ -669,9 +669,7 @@ class DQN:
         cfg = self.config
         replay = self.replay_buffer
         learner = self._learner_for_run()
-        out, host = self._batch_buffers()
-        replay.get_batch(replay.sample_indices(cfg.batch_size, self.rng), out=out)
-        batch = learner.to_device(host)
+        batch = learner.batch(replay, self.rng, cfg.batch_size, self._batch_buffers)
         # TD target y = r + gamma^n * max_a' Q_target(s', a') (no bootstrap at terminals),
         # loss, backward, clipping and the optimizer step: dqn_agents.learner.Learner.
         count = learner.pending_count + 1

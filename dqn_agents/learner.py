@@ -32,11 +32,14 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from dqn_agents.device_replay import DeviceFrameStore
 from dqn_agents.functional import td_loss, td_targets
 
 __all__ = ["Learner", "enable_fused_optimizer"]
@@ -109,6 +112,8 @@ class Learner:
         device: The networks' device.
         image: Whether observations are image stacks (channels-last on CPU).
         fused: Try fused Adam.
+        device_replay: Keep a frame replay's frames on the device
+            (`dqn_agents.device_replay.DeviceFrameStore`); ``None``: on CUDA only.
 
     Attributes:
         sync_every: Updates between two loss checks (1 on CPU, `CUDA_SYNC_EVERY` on CUDA).
@@ -125,6 +130,7 @@ class Learner:
         *,
         image: bool = False,
         fused: bool = True,
+        device_replay: bool | None = None,
     ) -> None:
         self.q_net = q_net
         self.q_net_target = q_net_target
@@ -138,6 +144,63 @@ class Learner:
         self._params = [p for g in optimizer.param_groups for p in g["params"]]
         self._pending: torch.Tensor | None = None
         self._pending_count = 0
+        self.device_replay = self.cuda if device_replay is None else bool(device_replay)
+        self.store: DeviceFrameStore | None = None
+
+    def _store_for(self, replay: Any) -> DeviceFrameStore | None:
+        if not self.device_replay:
+            return None
+        if self.store is not None and self.store.replay is replay:
+            return self.store
+        self.store = None
+        if not isinstance(getattr(replay, "frames", None), np.ndarray):
+            return None
+        try:
+            self.store = DeviceFrameStore(replay, self.device)
+        except torch.OutOfMemoryError:
+            warnings.warn(
+                f"The replay frames ({replay.frames.nbytes / 2**30:.1f} GiB) do not fit on "
+                f"{self.device}; sampling on the host instead (pinned copies).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self.device_replay = False
+        return self.store
+
+    def batch(
+        self,
+        replay: Any,
+        rng: np.random.Generator,
+        batch_size: int,
+        host_buffers: Callable[[], tuple[Any, tuple[torch.Tensor, ...]]],
+    ) -> tuple[torch.Tensor, ...]:
+        """Sample a minibatch onto the device.
+
+        Indices come from ``replay.sample_indices(batch_size, rng)`` on every path, so
+        the same seed gives the same batches. With a device store the stacks are gathered
+        on the device; otherwise ``replay.get_batch`` fills the preallocated host arrays
+        of ``host_buffers()`` (numpy views of torch tensors, pinned on CUDA), copied with
+        `to_device`.
+
+        Args:
+            replay: The replay buffer.
+            rng: numpy generator of the agent.
+            batch_size: Minibatch size.
+            host_buffers: Returns ``(ReplayBatch of numpy views, torch tensors)``.
+
+        Returns:
+            ``(obs, actions, rewards, next_obs, dones, discounts)`` on the device.
+        """
+        store = self._store_for(replay)
+        if store is not None:
+            obs, actions, rewards, next_obs, dones, discounts = store.sample(batch_size, rng)
+            if self.channels_last:
+                obs = obs.contiguous(memory_format=torch.channels_last)
+                next_obs = next_obs.contiguous(memory_format=torch.channels_last)
+            return obs, actions, rewards, next_obs, dones, discounts
+        out, host = host_buffers()
+        replay.get_batch(replay.sample_indices(batch_size, rng), out=out)
+        return self.to_device(host)
 
     def to_device(self, host: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         """Move a host minibatch ``(obs, actions, rewards, next_obs, dones, discounts)``.
