@@ -1,0 +1,195 @@
+"""Do the speed options hurt learning? Fixed env-step budgets, N=1 vs N parallel envs.
+
+The vector path (``num_envs=N``) steps N envs per loop iteration and acts for them in one
+batched forward, keeping the replay ratio (gradient updates per env step) of the
+config. This benchmark trains the same config for the same number of **env steps**
+(summed over envs) with N=1 and with larger N, a few seeds each, and reports the final
+greedy evaluation:
+
+* ``catch``: the pixel test game of ``tests/pixel_games.py`` (``(4, 84, 84)`` uint8
+  stacks, 2013 CNN, frame replay): the Atari code path at CPU-friendly size. Score =
+  catch rate over 50 games (1.0 = perfect).
+* ``cartpole``: ``CartPole-v1`` (MLP, vector replay), score = mean return over 20
+  episodes (500 = solved).
+
+(Pong only makes sense on a GPU: not run here.)
+
+Usage:
+    python benchmarks/learning.py [--games catch cartpole] [--num-envs 1 4 8]
+        [--seeds 0 1] [--json docs/benchmarks/results/learning.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from dqn_agents import DQN
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pixel_games import make_catch
+
+CATCH = {
+    "budget": 3_000,
+    "config": dict(
+        network="mnih2013",
+        learning_rate=1e-3,
+        batch_size=32,
+        buffer_size=10_000,
+        learning_starts=500,
+        train_freq=2,
+        target_update_interval=100,
+        exploration_steps=2_000,
+        exploration_final_eps=0.05,
+        gamma=0.95,
+        eval_qmax_states=0,
+    ),
+}
+CARTPOLE = {
+    "budget": 15_000,
+    "config": dict(
+        learning_rate=1e-3,
+        batch_size=128,
+        buffer_size=50_000,
+        learning_starts=1_000,
+        train_freq=4,
+        gradient_steps=4,
+        target_update_interval=200,
+        exploration_steps=8_000,
+        exploration_final_eps=0.02,
+        mlp_hidden_sizes=(256, 256),
+        double_q=True,
+    ),
+}
+
+
+def _env(game: str, n: int) -> Any:
+    if game == "catch":
+        if n == 1:
+            return make_catch()
+        return SyncVectorEnv([make_catch] * n, autoreset_mode=AutoresetMode.SAME_STEP)
+    return "CartPole-v1"
+
+
+def run(game: str, n: int, seed: int, budget: int | None) -> dict[str, Any]:
+    """Train one agent for the game's env-step budget; return its final score."""
+    spec = CATCH if game == "catch" else CARTPOLE
+    steps = budget or int(spec["budget"])  # type: ignore[call-overload]
+    env = _env(game, n)
+    kwargs: dict[str, Any] = dict(spec["config"])  # type: ignore[call-overload]
+    if isinstance(env, str):
+        kwargs["num_envs"] = n
+    agent = DQN(env, seed=seed, device="cpu", **kwargs)
+    start = time.perf_counter()
+    agent.learn(steps)
+    elapsed = time.perf_counter() - start
+    if game == "catch":
+        result = agent.evaluate(50, env=make_catch(), seed=1000 + seed)
+        score = float(np.mean(np.array(result.scores) > 0))
+    else:
+        result = agent.evaluate(20, env=gym.make("CartPole-v1"), seed=1000 + seed)
+        score = float(result.mean)
+    return {
+        "score": score,
+        "steps": agent.num_timesteps,
+        "updates": agent._n_updates,
+        "warmup": agent.config.learning_starts,
+        "seconds": elapsed,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the grid and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", nargs="+", default=["catch", "cartpole"])
+    parser.add_argument("--num-envs", nargs="+", type=int, default=[1, 4, 8])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--budget", type=int, default=None, help="override env-step budget")
+    parser.add_argument("--json", default=None, help="write docs results JSON here")
+    args = parser.parse_args(argv)
+    rows: list[list[Any]] = []
+    t0 = time.perf_counter()
+    for game in args.games:
+        for n in args.num_envs:
+            runs = []
+            for seed in args.seeds:
+                res = run(game, n, seed, args.budget)
+                runs.append(res)
+                print(
+                    f"  {game} N={n} seed={seed}: score {res['score']:.3g}, "
+                    f"{res['updates']} updates / {res['steps']} env steps, "
+                    f"{res['steps'] / res['seconds']:.0f} steps/s",
+                    flush=True,
+                )
+            rows.append(
+                [
+                    game,
+                    n,
+                    runs[0]["steps"],
+                    round(runs[0]["updates"] / (runs[0]["steps"] - runs[0]["warmup"]), 3),
+                    ", ".join(f"{r['score']:.3g}" for r in runs),
+                    round(mean(r["score"] for r in runs), 3),
+                    round(mean(r["steps"] / r["seconds"] for r in runs), 1),
+                ]
+            )
+    columns = [
+        "Game",
+        "Envs (N)",
+        "Env steps",
+        "Updates per env step (after warm-up)",
+        "Final score per seed",
+        "Mean score",
+        "Steps/s",
+    ]
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(columns)]
+    line = " | ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True))
+    print()
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+    notes = (
+        f"Same config and env-step budget for every N (the replay ratio is kept); seeds "
+        f"{args.seeds}. Catch: catch rate over 50 greedy games (1.0 = all caught), 2013 "
+        f"CNN, budget {CATCH['budget']} steps. CartPole-v1: mean return of 20 greedy "
+        f"episodes (500 max), budget {CARTPOLE['budget']} steps, no early stopping. "
+        f"Wall time {time.perf_counter() - t0:.0f} s on a shared machine (steps/s noisy)."
+    )
+    print()
+    print(notes)
+    if args.json:
+        data = {
+            "title": "Learning per env step: 1 env vs N parallel envs (same replay ratio)",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, CPU only",
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "source": "benchmarks/learning.py",
+            "columns": columns,
+            "rows": rows,
+            "notes": notes,
+        }
+        folder = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
