@@ -99,7 +99,7 @@ def test_mkdocs_build_strict(built_site: Path) -> None:
         "changelog",
     ]
     api = ["dqn_agents", "wrappers", "hub", "config", "networks", "functional", "replay"]
-    api += ["learner", "serialization", "evaluation", "envs", "callbacks", "cli"]
+    api += ["learner", "device_replay", "serialization", "evaluation", "envs", "callbacks", "cli"]
     for page in pages + [f"api/{name}" for name in api]:
         assert (built_site / page / "index.html").is_file(), page
     # The API pages hold the objects they promise.
