@@ -60,7 +60,7 @@ from dqn_agents.callbacks import MaybeCallback, init_callback, new_locals
 from dqn_agents.config import PRESETS, DQNConfig
 from dqn_agents.envs import BuiltEnv, EnvAdapter, VecEnvView, env_id_of, make_env
 from dqn_agents.functional import epsilon_at, make_optimizer, soft_update_
-from dqn_agents.learner import Learner
+from dqn_agents.learner import Learner, cnn_cpu_threads
 from dqn_agents.networks import QNetwork, build_q_network, describe_network, is_image_space
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -444,14 +444,15 @@ class DQN:
         """Torch threads for learning on CPU.
 
         ``torch_threads`` when set; else 1 for MLPs (tiny matrices gain nothing from
-        threads) and half the cores (at most 4) for CNNs, leaving the other half to the
-        emulator. On a busy 2-core machine more threads made one update 10x slower.
+        threads) and, for CNNs, the cores idle when `learn` starts (at most 8; see
+        `dqn_agents.learner.cnn_cpu_threads`): on a busy 2-core machine 2 threads made
+        one update 7x slower, on an idle one about 2x faster.
         """
         if self.torch_threads is not None:
             return self.torch_threads
         if self.q_net.describe().get("kind") == "mlp":
             return 1
-        return max(1, min(4, (os.cpu_count() or 2) // 2))
+        return cnn_cpu_threads()
 
     def _reset_env(self) -> np.ndarray:
         assert self._adapter is not None
