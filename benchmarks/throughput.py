@@ -277,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
             "columns": columns,
             "rows": rows,
             "notes": notes,
+            "plot": {
+                "kind": "bar",
+                "label": 0,
+                "values": [3],
+                "xlabel": "Agent steps per second (median, CPU)",
+            },
         }
         _write_json(args.json, data)
         print(f"wrote {args.json}")
