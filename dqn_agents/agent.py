@@ -654,7 +654,11 @@ class DQN:
     def _learner_for_run(self) -> Learner:
         """The update step (fused Adam, batch staging, loss syncs), built once per optimizer."""
         learner = self._learner
-        if learner is None or learner.optimizer is not self.optimizer:
+        if (
+            learner is None
+            or learner.optimizer is not self.optimizer
+            or learner.config is not self.config
+        ):
             learner = Learner(
                 self.q_net,
                 self.q_net_target,
