@@ -217,7 +217,7 @@ class Learner:
             return None
         try:
             self.store = DeviceFrameStore(replay, self.device)
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:
             warnings.warn(
                 f"The replay frames ({replay.frames.nbytes / 2**30:.1f} GiB) do not fit on "
                 f"{self.device}; sampling on the host instead (pinned copies).",
