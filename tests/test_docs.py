@@ -114,6 +114,67 @@ def test_mkdocs_build_strict(built_site: Path) -> None:
     assert "learning_starts" in (built_site / "agent" / "index.html").read_text("utf-8")
 
 
+#: The modules whose ``__all__`` the API reference must cover, name by name.
+PUBLIC_MODULES = [
+    "dqn_agents",
+    "dqn_agents.agent",
+    "dqn_agents.wrappers",
+    "dqn_agents.hub",
+    "dqn_agents.hub.card",
+    "dqn_agents.hub.pull",
+    "dqn_agents.hub.push",
+    "dqn_agents.config",
+    "dqn_agents.networks",
+    "dqn_agents.functional",
+    "dqn_agents.replay",
+    "dqn_agents.learner",
+    "dqn_agents.device_replay",
+    "dqn_agents.serialization",
+    "dqn_agents.evaluation",
+    "dqn_agents.envs",
+    "dqn_agents.callbacks",
+    "dqn_agents.cli",
+]
+
+
+def test_api_reference_covers_every_public_name(built_site: Path) -> None:
+    """Each name in each public module's ``__all__`` has an anchor on some API page.
+
+    A re-exported object counts when it is rendered under any public path that holds the
+    very same object: ``dqn_agents.hub.push.push_to_hub`` is documented as
+    ``dqn_agents.hub.push_to_hub``, ``dqn_agents.PRESETS`` as ``dqn_agents.config.PRESETS``.
+    """
+    import importlib
+
+    anchors: set[str] = set()
+    for page in (built_site / "api").rglob("*.html"):
+        anchors.update(re.findall(r'id="(dqn_agents[\w.]*)"', page.read_text("utf-8")))
+
+    def rendered(obj: object, name: str) -> bool:
+        for anchor in anchors:
+            prefix, _, last = anchor.rpartition(".")
+            if last != name:
+                continue
+            try:
+                holder = importlib.import_module(prefix)
+            except ImportError:  # a class attribute, not a module-level name
+                continue
+            if getattr(holder, name, None) is obj:
+                return True
+        return False
+
+    missing = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        assert module.__all__, module_name
+        for name in module.__all__:
+            if name.startswith("__"):
+                continue
+            if not rendered(getattr(module, name), name):
+                missing.append(f"{module_name}.{name}")
+    assert not missing, f"public names without an API reference entry: {missing}"
+
+
 # --------------------------------------------------------------------------- doc examples
 
 
