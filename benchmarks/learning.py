@@ -42,39 +42,12 @@ from dqn_agents import DQN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from pixel_games import make_catch
+from test_learning import CARTPOLE_CONFIG, CATCH_CONFIG
 
-CATCH = {
-    "budget": 3_000,
-    "config": dict(
-        network="mnih2013",
-        learning_rate=1e-3,
-        batch_size=32,
-        buffer_size=10_000,
-        learning_starts=500,
-        train_freq=2,
-        target_update_interval=100,
-        exploration_steps=2_000,
-        exploration_final_eps=0.05,
-        gamma=0.95,
-        eval_qmax_states=0,
-    ),
-}
-CARTPOLE = {
-    "budget": 15_000,
-    "config": dict(
-        learning_rate=1e-3,
-        batch_size=128,
-        buffer_size=50_000,
-        learning_starts=1_000,
-        train_freq=4,
-        gradient_steps=4,
-        target_update_interval=200,
-        exploration_steps=8_000,
-        exploration_final_eps=0.02,
-        mlp_hidden_sizes=(256, 256),
-        double_q=True,
-    ),
-}
+# The configs are the ones the test suite proves learn (tests/test_learning.py), so that
+# the benchmark and the tests can never drift apart.
+CATCH = {"budget": 3_000, "config": CATCH_CONFIG}
+CARTPOLE = {"budget": 15_000, "config": CARTPOLE_CONFIG}
 
 
 def _env(game: str, n: int) -> Any:
