@@ -129,3 +129,37 @@ def test_docstring_examples_run(module: str) -> None:
         importlib.import_module(module), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     )
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_functional_forward_equals_the_module_path_exactly() -> None:
+    """forward() skips the submodules' __call__; values and gradients must not change."""
+    torch.manual_seed(0)
+    cases = [
+        (build_q_network(IMAGE, 3), torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)),
+        (
+            build_q_network(
+                gym.spaces.Box(-1, 1, (4,), np.float32), 2, DQNConfig(mlp_hidden_sizes=(8, 8))
+            ),
+            torch.randn(5, 4),
+        ),
+        (
+            build_q_network(gym.spaces.Box(-1, 1, (4,), np.float32), 2, DQNConfig(dueling=True)),
+            torch.randn(5, 4),
+        ),
+    ]
+    for net, x in cases:
+        xf = x.float() / 255.0 if x.dtype == torch.uint8 else x
+        feats = net.features(xf)
+        if net.dueling:
+            adv = net.advantage(feats)
+            manual = net.value(feats) + adv - adv.mean(dim=1, keepdim=True)
+        else:
+            manual = net.head(net.fc(feats))
+        manual.square().sum().backward()
+        manual_grads = [p.grad.clone() for p in net.parameters()]
+        net.zero_grad(set_to_none=True)
+        out = net(x)
+        torch.testing.assert_close(out, manual, rtol=0, atol=0)
+        out.square().sum().backward()
+        for p, g in zip(net.parameters(), manual_grads, strict=True):
+            torch.testing.assert_close(p.grad, g, rtol=0, atol=0)

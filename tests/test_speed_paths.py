@@ -138,6 +138,24 @@ def test_fast_update_matches_the_plain_update() -> None:
         torch.testing.assert_close(fast_state[name], value, rtol=0, atol=1e-5, msg=name)
 
 
+@pytest.mark.parametrize("max_norm", [1e-3, 1e6])  # clipped, and left alone
+def test_lean_clip_equals_torch_clip_grad_norm_exactly(max_norm: float) -> None:
+    torch.manual_seed(0)
+    net = build_q_network(SPACE, 3, DQNConfig())
+    twin = copy.deepcopy(net)
+    x = torch.randint(0, 256, (4, *SPACE.shape), dtype=torch.uint8)
+    for model in (net, twin):
+        model(x).square().sum().backward()
+    learner = Learner(
+        net, None, torch.optim.Adam(net.parameters()), DQNConfig(), torch.device("cpu")
+    )
+    learner._clip(max_norm)
+    torch.nn.utils.clip_grad_norm_(list(twin.parameters()), max_norm, foreach=True)
+    for ours, theirs in zip(net.parameters(), twin.parameters(), strict=True):
+        assert ours.grad is not None and theirs.grad is not None
+        assert torch.equal(ours.grad, theirs.grad)
+
+
 def test_non_finite_loss_stops_before_the_step() -> None:
     cfg = DQNConfig(network="mlp")
     net = build_q_network(gym.spaces.Box(-1, 1, (4,), np.float32), 2, cfg)
