@@ -13,7 +13,8 @@ reaches the network and how often the host waits for the device:
 * **Optimizer.** Adam runs fused (one kernel over all parameters) where this torch
   supports it: on CPU that alone turns a ~14 ms ``_single_tensor_adam`` step of the
   Nature CNN into ~1 ms (measured on the 2-core benchmark machine). Gradient clipping
-  uses the ``foreach`` kernels.
+  uses the ``foreach`` kernels of ``clip_grad_norm_`` without its per-call regrouping
+  (its Python bookkeeping costs more than the kernels on a small MLP).
 * **Memory format.** On CPU image batches are fed channels-last (oneDNN's preferred
   layout), about 10 % faster forward + backward for the Nature CNN; the weights keep
   their layout, so saved files are unchanged.
