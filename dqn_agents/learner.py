@@ -203,7 +203,8 @@ class Learner:
         self.sync_every = CUDA_SYNC_EVERY if self.cuda else 1
         self.fused = enable_fused_optimizer(optimizer) if fused else False
         self._params = [p for g in optimizer.param_groups for p in g["params"]]
-        self._uniform_grads: bool | None = None
+        # One device and one dtype (always the case for a QNetwork): the lean clip applies.
+        self._uniform_params = len({(p.device, p.dtype) for p in self._params}) <= 1
         self._pending: torch.Tensor | None = None
         self._pending_count = 0
         self.device_replay = self.cuda if device_replay is None else bool(device_replay)
@@ -328,13 +329,11 @@ class Learner:
         one device and one dtype (always the case here) that bookkeeping costs more than
         the kernels on a small network. Other layouts go through torch's function.
         """
+        if not self._uniform_params:
+            torch.nn.utils.clip_grad_norm_(self._params, max_norm, foreach=True)
+            return
         grads = [p.grad for p in self._params if p.grad is not None]
         if not grads:
-            return
-        if self._uniform_grads is None:
-            self._uniform_grads = len({(g.device, g.dtype) for g in grads}) == 1
-        if not self._uniform_grads:
-            torch.nn.utils.clip_grad_norm_(self._params, max_norm, foreach=True)
             return
         norms = torch._foreach_norm(grads, 2.0)
         total = torch.linalg.vector_norm(torch.stack(norms), 2.0)
