@@ -518,6 +518,10 @@ class DQN:
         self._total_timesteps = total_timesteps
         self._num_timesteps_at_start = self.num_timesteps
         if reset_num_timesteps or self._last_obs is None or not adapter.has_reset:
+            if self.replay_buffer is not None:
+                # The stored episodes stop here (as truncations): the next transition starts
+                # a new stream instead of claiming to continue the old one.
+                self.replay_buffer.end_episodes()
             self._last_obs = self._reset_env()
         elif self._pending_autoreset is not None:
             adapter._pending_autoreset = self._pending_autoreset.copy()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from stable_baselines3.common.callbacks import BaseCallback
 
 from dqn_agents import DQN, DQNConfig
 from dqn_agents.agent import NonFiniteLossError
@@ -203,6 +204,61 @@ def test_load_on_a_fresh_env_resets(tmp_path: Path) -> None:
     loaded = DQN.load(agent.save(tmp_path / "fresh_env_test"), env=fresh)
     loaded.learn(50, reset_num_timesteps=False)
     assert loaded.num_timesteps == 200
+
+
+ATARI_SMALL: dict[str, Any] = dict(
+    learning_starts=100, buffer_size=2_000, batch_size=8, train_freq=8, eval_qmax_states=0
+)
+
+
+class _ResetObs(BaseCallback):
+    """Records the observation every learn() call starts from (after its env reset)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start_obs: list[np.ndarray] = []
+
+    def _on_training_start(self) -> None:
+        self.start_obs.append(self.model._last_obs.copy())
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def test_learn_twice_on_atari_cuts_the_stored_episode() -> None:
+    """A second learn() (reset_num_timesteps=True resets the env mid-game), real Pong ROM.
+
+    The frame replay must end the stored game there (a truncation) and store the reset
+    observation as the start of a new one, instead of refusing the discontinuity.
+    """
+    agent = DQN("PongNoFrameskip-v4", seed=0, device="cpu", **ATARI_SMALL)
+    starts = _ResetObs()
+    agent.learn(150, callback=starts)
+    replay = agent.replay_buffer
+    cut = int(replay.head[0])
+    assert replay.in_episode[0] and not replay.truncated[0, cut - 1]
+    agent.learn(150, callback=starts)
+    assert agent.num_timesteps == 150 and len(replay) == 300
+    assert replay.truncated[0, cut - 1]  # the first run's last transition bootstraps
+    second = np.flatnonzero(replay.valid[0])
+    second = second[second >= cut]
+    batch = replay.get_batch(second)
+    np.testing.assert_array_equal(batch.obs[0], starts.start_obs[1][0])
+    replay.sample(8, np.random.default_rng(0))
+
+
+def test_resume_on_a_fresh_atari_env_with_the_replay(tmp_path: Path) -> None:
+    """Checkpoint (model + replay), load onto a new env, continue: the resume of long runs."""
+    first = DQN("PongNoFrameskip-v4", seed=0, device="cpu", **ATARI_SMALL).learn(150)
+    path = first.save(tmp_path / "pong")
+    first.save_replay_buffer(tmp_path / "pong_replay.npz")
+    loaded = DQN.load(path, env="PongNoFrameskip-v4", device="cpu")
+    loaded.load_replay_buffer(tmp_path / "pong_replay.npz")
+    updates = loaded._n_updates
+    loaded.learn(100, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 250 and len(loaded.replay_buffer) == 250
+    assert loaded._n_updates > updates
+    assert loaded.replay_buffer.truncated[0, 149]
 
 
 # ---------------------------------------------------------------- failure safety
