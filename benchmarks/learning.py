@@ -12,12 +12,14 @@ greedy evaluation:
 * ``cartpole``: ``CartPole-v1`` (MLP, vector replay), score = mean return over 20
   episodes (500 = solved).
 
-(Pong only makes sense on a GPU: not run here.)
+* ``pong``: ``ALE/Pong-v5`` with the default config (Nature CNN, 1M frame replay),
+  score = mean raw score of 10 greedy full games (-21 .. 21). Only on a GPU: e.g.
+  ``--games pong:500000 --num-envs 1 4 --seeds 0 --device cuda``.
 
 Usage:
     python benchmarks/learning.py [--games catch:1500 catch:3000 cartpole:15000]
-        [--num-envs 1 4 8]
-        [--seeds 0 1] [--json docs/benchmarks/results/learning.json]
+        [--num-envs 1 4 8] [--seeds 0 1] [--device cpu]
+        [--json docs/benchmarks/results/learning.json]
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from test_learning import CARTPOLE_CONFIG, CATCH_CONFIG
 # the benchmark and the tests can never drift apart.
 CATCH = {"budget": 3_000, "config": CATCH_CONFIG}
 CARTPOLE = {"budget": 15_000, "config": CARTPOLE_CONFIG}
+PONG = {"budget": 1_000_000, "config": {}}  # the default config of DQN("ALE/Pong-v5")
+SPECS = {"catch": CATCH, "cartpole": CARTPOLE, "pong": PONG}
 
 
 def _env(game: str, n: int) -> Any:
@@ -55,24 +59,28 @@ def _env(game: str, n: int) -> Any:
         if n == 1:
             return make_catch()
         return SyncVectorEnv([make_catch] * n, autoreset_mode=AutoresetMode.SAME_STEP)
-    return "CartPole-v1"
+    return "ALE/Pong-v5" if game == "pong" else "CartPole-v1"
 
 
-def run(game: str, n: int, seed: int, budget: int | None) -> dict[str, Any]:
+def run(game: str, n: int, seed: int, budget: int | None, device: str = "cpu") -> dict[str, Any]:
     """Train one agent for the game's env-step budget; return its final score."""
-    spec = CATCH if game == "catch" else CARTPOLE
+    if game not in SPECS:
+        raise SystemExit(f"unknown game {game!r}; choose from {sorted(SPECS)}")
+    spec = SPECS[game]
     steps = budget or int(spec["budget"])  # type: ignore[call-overload]
     env = _env(game, n)
     kwargs: dict[str, Any] = dict(spec["config"])  # type: ignore[call-overload]
     if isinstance(env, str):
         kwargs["num_envs"] = n
-    agent = DQN(env, seed=seed, device="cpu", **kwargs)
+    agent = DQN(env, seed=seed, device=device, **kwargs)
     start = time.perf_counter()
     agent.learn(steps)
     elapsed = time.perf_counter() - start
     if game == "catch":
         result = agent.evaluate(50, env=make_catch(), seed=1000 + seed)
         score = float(np.mean(np.array(result.scores) > 0))
+    elif game == "pong":
+        score = float(agent.evaluate(10, seed=1000 + seed).mean)
     else:
         result = agent.evaluate(20, env=gym.make("CartPole-v1"), seed=1000 + seed)
         score = float(result.mean)
@@ -92,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         "--games",
         nargs="+",
         default=["catch:1500", "catch:3000", "cartpole:15000"],
-        help="GAME[:ENV_STEP_BUDGET] entries (catch, cartpole)",
+        help="GAME[:ENV_STEP_BUDGET] entries (catch, cartpole, pong)",
     )
+    parser.add_argument("--device", default="cpu", help="torch device (pong: cuda)")
     parser.add_argument("--num-envs", nargs="+", type=int, default=[1, 4, 8])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--json", default=None, help="write docs results JSON here")
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.num_envs:
             runs = []
             for seed in args.seeds:
-                res = run(game, n, seed, budget or None)
+                res = run(game, n, seed, budget or None, args.device)
                 runs.append(res)
                 print(
                     f"  {game} N={n} seed={seed}: score {res['score']:.3g}, "
@@ -146,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.seeds}. Catch: catch rate over 50 greedy games (1.0 = all caught), 2013 "
         f"CNN (config of tests/test_learning.py). CartPole-v1: mean return of 20 greedy "
         f"episodes (500 max), no early stopping (DQN on CartPole oscillates, so one final "
-        f"evaluation is noisy). "
+        f"evaluation is noisy). Pong: ALE/Pong-v5, default config, mean raw score of 10 "
+        f"greedy full games. Device {args.device}. "
         f"Wall time {time.perf_counter() - t0:.0f} s on a shared machine (steps/s noisy)."
     )
     print()
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         data = {
             "title": "Learning per env step: 1 env vs N parallel envs (same replay ratio)",
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, CPU only",
+            "machine": _machine(args.device),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "source": "benchmarks/learning.py",
             "columns": columns,
@@ -170,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
         os.replace(tmp, args.json)
         print(f"wrote {args.json}")
     return 0
+
+
+def _machine(device: str) -> str:
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
+    if device == "cpu":
+        return f"{machine}, CPU only"
+    import torch
+
+    return f"{machine}, {torch.cuda.get_device_name(torch.device(device))} ({device})"
 
 
 if __name__ == "__main__":

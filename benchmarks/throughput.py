@@ -5,7 +5,8 @@ updates) with **identical hyperparameters** on ``PongNoFrameskip-v4`` (Nature CN
 ``CartPole-v1`` (MLP): buffer 100k, learning_starts 1k, train_freq 4, batch 32, Adam
 1e-4, gradient clipping 10, Huber loss, target sync every 1,000 env steps (SB3's
 ``target_update_interval=1000`` counts env steps; ours counts gradient updates: 250),
-epsilon 1 -> 0.01 over the first 10 % of the steps, device CPU.
+epsilon 1 -> 0.01 over the first 10 % of the steps, the same torch device for both
+(``--device``, CPU by default; ``--device cuda`` on a GPU machine).
 
 SB3 runs as its users run it on Atari: ``make_atari_env`` (``AtariWrapper``) +
 ``VecFrameStack(4)``, ``CnnPolicy``, torch's default thread count. Ours: ``DQN(env_id)``
@@ -15,12 +16,13 @@ ratio of one update per 4 env steps).
 
 Each run is a fresh subprocess (so the peak RSS is per run); runs are interleaved
 (ours, SB3, ours-vector, ours, SB3, ...) so that the shared machine's noise hits all of
-them alike. The table shows the median steps/s over ``--repeats`` and the ratio to
-SB3's median.
+them alike. The table shows the median steps/s over ``--repeats``, the ratio to SB3's
+median, and the paired ratios (each round's run over the SB3 run of the same round).
 
 Usage:
     python benchmarks/throughput.py [--steps 6000] [--cartpole-steps 20000]
-        [--repeats 2] [--num-envs 4] [--json docs/benchmarks/results/throughput.json]
+        [--repeats 2] [--num-envs 4] [--device cpu]
+        [--json docs/benchmarks/results/throughput.json]
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_ours(env_id: str, steps: int, num_envs: int, seed: int) -> dict[str, Any]:
+def run_ours(
+    env_id: str, steps: int, num_envs: int, seed: int, device: str = "cpu"
+) -> dict[str, Any]:
     """One ``DQN.learn`` run; returns steps/s, threads, updates and peak RSS."""
     import torch
 
@@ -70,7 +74,7 @@ def run_ours(env_id: str, steps: int, num_envs: int, seed: int) -> dict[str, Any
     kwargs["target_update_interval"] = TARGET_SYNC_ENV_STEPS // COMMON["train_freq"]
     if env_id == CARTPOLE:
         kwargs["mlp_hidden_sizes"] = (64, 64)
-    agent = DQN(env_id, num_envs=num_envs, seed=seed, device="cpu", **kwargs)
+    agent = DQN(env_id, num_envs=num_envs, seed=seed, device=device, **kwargs)
     threads: list[int] = []
 
     def probe(locals_: dict[str, Any], globals_: dict[str, Any]) -> bool:
@@ -90,7 +94,9 @@ def run_ours(env_id: str, steps: int, num_envs: int, seed: int) -> dict[str, Any
     }
 
 
-def run_sb3(env_id: str, steps: int, seed: int, threads: int | None) -> dict[str, Any]:
+def run_sb3(
+    env_id: str, steps: int, seed: int, threads: int | None, device: str = "cpu"
+) -> dict[str, Any]:
     """One SB3 ``DQN.learn`` run with the same hyperparameters."""
     import torch
     from stable_baselines3 import DQN as SB3DQN
@@ -112,7 +118,7 @@ def run_sb3(env_id: str, steps: int, seed: int, threads: int | None) -> dict[str
         env = make_vec_env(env_id, n_envs=1, seed=seed)
         policy, policy_kwargs = "MlpPolicy", {"net_arch": [64, 64]}
     model = SB3DQN(
-        policy, env, seed=seed, device="cpu", policy_kwargs=policy_kwargs, verbose=0, **kwargs
+        policy, env, seed=seed, device=device, policy_kwargs=policy_kwargs, verbose=0, **kwargs
     )
     start = time.perf_counter()
     model.learn(steps)
@@ -128,9 +134,9 @@ def run_sb3(env_id: str, steps: int, seed: int, threads: int | None) -> dict[str
 
 def _worker(args: argparse.Namespace) -> None:
     if args.worker == "sb3":
-        result = run_sb3(args.env, args.steps, args.seed, args.sb3_threads)
+        result = run_sb3(args.env, args.steps, args.seed, args.sb3_threads, args.device)
     else:
-        result = run_ours(args.env, args.steps, args.num_envs, args.seed)
+        result = run_ours(args.env, args.steps, args.num_envs, args.seed, args.device)
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -150,6 +156,8 @@ def _spawn(
         str(num_envs),
         "--seed",
         str(args.seed),
+        "--device",
+        args.device,
     ]
     if threads is not None:
         cmd += ["--sb3-threads", str(threads)]
@@ -178,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sb3-threads", type=int, default=None, help="torch threads for SB3")
     parser.add_argument("--skip-cartpole", action="store_true")
+    parser.add_argument(
+        "--device", default="cpu", help="torch device of both libraries (cpu, cuda, cuda:1)"
+    )
     parser.add_argument("--json", type=str, default=None, help="write docs results JSON here")
     parser.add_argument("--worker", choices=["ours", "sb3"], help=argparse.SUPPRESS)
     parser.add_argument("--env", default=PONG, help=argparse.SUPPRESS)
@@ -186,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         _worker(args)
         return 0
 
-    sb3_threads = [None, 1] if args.sb3_threads is None else [args.sb3_threads]
+    on_cpu = args.device == "cpu"
+    if args.sb3_threads is not None:
+        sb3_threads: list[int | None] = [args.sb3_threads]
+    else:  # one torch thread is a common SB3 setting on CPU; on a GPU it changes little
+        sb3_threads = [None, 1] if on_cpu else [None]
     Setup = tuple[str, str, str, int, int, int | None]
     envs = [(PONG, args.steps)]
     if not args.skip_cartpole:
@@ -222,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "sb3":
             sps = median(r["steps_per_s"] for r in results[name])
             baseline[env_id] = max(baseline.get(env_id, 0.0), sps)
+    paired = paired_ratios(setups, results, args.repeats)
     columns = [
         "Setup",
         "Agent steps",
@@ -229,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "Steps/s (median)",
         "Steps/s (all runs)",
         "vs SB3",
+        "vs SB3, paired per round (median, min-max)",
         "Updates per env step",
         "Peak RSS (MB)",
     ]
@@ -244,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 round(sps, 1),
                 ", ".join(f"{r['steps_per_s']:.1f}" for r in runs),
                 round(sps / baseline[env_id], 2) if env_id in baseline else None,
+                _spread(paired[name]) if paired.get(name) else None,
                 round(runs[0]["updates"] / max(1, runs[0]["steps"] - COMMON["learning_starts"]), 4),
                 round(max(r["peak_rss_mb"] for r in runs)),
             ]
@@ -256,13 +274,14 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
     load_after = _load()
-    cpu = platform.processor() or platform.system()
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, CPU only ({cpu})"
+    machine = _machine(args.device)
     notes = (
         f"Same hyperparameters for both (buffer 100k, learning_starts 1k, train_freq 4, batch "
         f"32, Adam 1e-4, clip 10, target sync every 1,000 env steps); every run a fresh "
-        f"process, runs interleaved; {args.repeats} runs per setup; ratio = median / the "
-        f"faster SB3 configuration's median on the same env. Load average before "
+        f"process, runs interleaved; {args.repeats} runs per setup; device {args.device}; "
+        f"ratio = median / the faster SB3 configuration's median on the same env; paired = "
+        f"each round's run / the faster SB3 run of the same round (neighbours in time, so "
+        f"the machine's drift cancels). Load average before "
         f"{load_before}, after {load_after}; "
         f"benchmark wall time {wall:.0f} s."
     )
@@ -270,7 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     print(notes)
     if args.json:
         data = {
-            "title": "Training throughput: dqn-agents vs SB3 DQN (same hyperparameters, CPU)",
+            "title": (
+                "Training throughput: dqn-agents vs SB3 DQN "
+                f"(same hyperparameters, {'CPU' if on_cpu else 'GPU'})"
+            ),
+            "device": args.device,
             "machine": machine,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "source": "benchmarks/throughput.py",
@@ -281,12 +304,64 @@ def main(argv: list[str] | None = None) -> int:
                 "kind": "bar",
                 "label": 0,
                 "values": [3],
-                "xlabel": "Agent steps per second (median, CPU)",
+                "xlabel": f"Agent steps per second (median, {'CPU' if on_cpu else 'GPU'})",
             },
         }
         _write_json(args.json, data)
         print(f"wrote {args.json}")
     return 0
+
+
+def paired_ratios(
+    setups: list[tuple[str, str, str, int, int, int | None]],
+    results: dict[str, list[dict[str, Any]]],
+    repeats: int,
+) -> dict[str, list[float]]:
+    """Per-round ratios: each of our runs / the faster SB3 run on the same env, same round.
+
+    The runs of one round are neighbours in time, so a slow spell of the shared machine
+    hits both sides of a paired ratio; the ratio of medians does not have that property.
+
+    Args:
+        setups: ``(name, kind, env_id, num_envs, steps, threads)`` per setup.
+        results: Runs per setup name, one per round, in round order.
+        repeats: Rounds.
+
+    Returns:
+        Ratios per setup of ours (empty where the env has no SB3 setup).
+
+    Example:
+        >>> s = [("a", "ours", "E", 1, 9, None), ("b", "sb3", "E", 1, 9, None)]
+        >>> r = {"a": [{"steps_per_s": 3.0}], "b": [{"steps_per_s": 2.0}]}
+        >>> paired_ratios(s, r, 1)
+        {'a': [1.5]}
+    """
+    out: dict[str, list[float]] = {}
+    for name, kind, env_id, *_ in setups:
+        if kind != "ours":
+            continue
+        sb3 = [n for n, k, e, *_ in setups if k == "sb3" and e == env_id]
+        if not sb3:
+            continue
+        out[name] = [
+            results[name][i]["steps_per_s"] / max(results[n][i]["steps_per_s"] for n in sb3)
+            for i in range(repeats)
+        ]
+    return out
+
+
+def _spread(values: list[float]) -> str:
+    return f"{median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def _machine(device: str) -> str:
+    cpu = platform.processor() or platform.system()
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
+    if device == "cpu":
+        return f"{machine}, CPU only ({cpu})"
+    import torch
+
+    return f"{machine}, {torch.cuda.get_device_name(torch.device(device))} ({device})"
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:

@@ -1,0 +1,132 @@
+"""The benchmark scripts' own logic (their figures come from running them, not from here)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+# A CartPole config that learns in seconds, so a whole "time to score" run fits a test.
+FAST_CARTPOLE = {
+    "learning_starts": 500,
+    "buffer_size": 10_000,
+    "mlp_hidden_sizes": [64, 64],
+    "exploration_steps": 3_000,
+    "learning_rate": 1e-3,
+    "target_update_interval": 100,
+}
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["throughput", "time_to_score"])
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(_load(name))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_paired_ratios_take_the_faster_sb3_run_of_each_round() -> None:
+    throughput = _load("throughput")
+    setups = [
+        ("ours", "ours", "Pong", 1, 100, None),
+        ("sb3 default", "sb3", "Pong", 1, 100, None),
+        ("sb3 1 thread", "sb3", "Pong", 1, 100, 1),
+        ("ours 4 envs", "ours", "Pong", 4, 100, None),
+        ("ours cartpole", "ours", "CartPole", 1, 100, None),
+    ]
+
+    def runs(*values: float) -> list[dict[str, Any]]:
+        return [{"steps_per_s": v} for v in values]
+
+    results = {
+        "ours": runs(130.0, 100.0),
+        "sb3 default": runs(100.0, 50.0),  # the second round hit a slow spell of the machine
+        "sb3 1 thread": runs(60.0, 80.0),
+        "ours 4 envs": runs(200.0, 160.0),
+        "ours cartpole": runs(1.0, 1.0),
+    }
+    paired = throughput.paired_ratios(setups, results, 2)
+    assert paired == {"ours": [1.3, 1.25], "ours 4 envs": [2.0, 2.0]}
+    assert throughput._spread([1.3, 1.25, 1.5]) == "1.30 (1.25-1.50)"
+
+
+def _time_to_score(tmp_path: Path, *args: str) -> dict[str, Any]:
+    module = _load("time_to_score")
+    out = tmp_path / "out.json"
+    argv = [
+        "--env",
+        "CartPole-v1",
+        "--checkpoint",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+        "--hyperparameters",
+        json.dumps(FAST_CARTPOLE),
+        "--json",
+        str(out),
+        *args,
+    ]
+    assert module.main(argv) == 0
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data
+
+
+def test_time_to_score_resumes_across_calls_and_stops_at_the_target(tmp_path: Path) -> None:
+    first = _time_to_score(tmp_path, "--target", "1000", "--window", "5", "--max-steps", "1500")
+    assert first["reached"] is None and first["stopped_by"] == "max_steps"
+    assert first["steps"] == 1500 and first["calls"] == 1
+    assert first["config"]["learning_starts"] == 500 and first["games"]
+    assert all(g["step"] <= 1500 for g in first["games"])
+
+    # The second call resumes from the checkpoint: steps, games and training time go on.
+    second = _time_to_score(tmp_path, "--target", "30", "--window", "5", "--max-steps", "20000")
+    assert second["calls"] == 2 and second["steps"] > 1500
+    assert second["games"][: len(first["games"])] == first["games"]
+    assert second["train_seconds"] > first["train_seconds"]
+    assert second["stopped_by"] == "reached"
+    reached = second["reached"]
+    assert reached["steps"] == second["steps"] and reached["mean_last_window"] >= 30
+    last5 = [g["r"] for g in second["games"][-5:]]
+    assert sum(last5) / 5 == pytest.approx(reached["mean_last_window"])
+    assert (tmp_path / "run" / "agent.zip").exists()
+
+    # A finished run is not trained further.
+    third = _time_to_score(tmp_path, "--target", "30", "--window", "5")
+    assert third == second
+
+
+def test_time_to_score_refuses_a_checkpoint_of_another_env(tmp_path: Path) -> None:
+    _time_to_score(tmp_path, "--target", "1000", "--max-steps", "600")
+    module = _load("time_to_score")
+    with pytest.raises(SystemExit, match="CartPole-v1"):
+        module.main(["--env", "Acrobot-v1", "--checkpoint", str(tmp_path / "run")])
+
+
+def test_time_to_score_json_renders_as_a_docs_table(tmp_path: Path) -> None:
+    data = _time_to_score(tmp_path, "--target", "1000", "--max-steps", "600")
+    sys.path.insert(0, str(BENCHMARKS.parent / "docs" / "hooks"))
+    try:
+        import benchmark_tables
+    finally:
+        sys.path.pop(0)
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "time_to_score.json").write_text(json.dumps(data), encoding="utf-8")
+    table = benchmark_tables.render_table("time_to_score", results)
+    assert "| CartPole-v1 | 1000 over 20 | not yet |" in table
+    assert "Script: `benchmarks/time_to_score.py`" in table
