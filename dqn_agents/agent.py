@@ -43,6 +43,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -339,8 +340,16 @@ class DQN:
         Raises:
             ValueError: The env does not fit the model (id, spaces).
         """
-        num_envs = env.num_envs if isinstance(env, VectorEnv) else self.config.num_envs
-        built = make_env(env, int(num_envs), self.wrapper_options if isinstance(env, str) else None)
+        num_envs = _env_count(env, self.config.num_envs)
+        replay = self.replay_buffer
+        if replay is not None and replay.num_envs != num_envs:
+            raise ValueError(
+                f"set_env got {num_envs} env(s), but this agent's replay memory holds "
+                f"{replay.num_envs} env streams. Pass {replay.num_envs} envs (an id builds "
+                f"them: num_envs={replay.num_envs}), or drop the stored transitions first "
+                "with agent.replay_buffer = None."
+            )
+        built = make_env(env, num_envs, self.wrapper_options if isinstance(env, str) else None)
         self._check_env_fits(built, source="this model")
         self._attach(built.adapter)
         if force_reset:
@@ -432,13 +441,25 @@ class DQN:
     def _make_replay(self) -> Any:
         from dqn_agents.replay import make_replay_buffer
 
-        return make_replay_buffer(
+        replay = make_replay_buffer(
             self.observation_space,
             self.config.buffer_size,
             self.n_envs,
             n_step=self.config.n_step,
             gamma=self.config.gamma,
         )
+        replay.source = self._replay_source()
+        return replay
+
+    def _replay_source(self) -> dict[str, Any]:
+        """What a replay file of this agent must match: the game and the action count."""
+        source: dict[str, Any] = {"n_actions": int(self.n_actions)}
+        if self.env_id is not None:
+            from dqn_agents.wrappers import is_atari_id, resolve_env_id
+
+            atari = is_atari_id(self.env_id)
+            source["game"] = resolve_env_id(self.env_id).game if atari else self.env_id
+        return source
 
     def _cpu_threads(self) -> int:
         """Torch threads for learning on CPU.
@@ -517,6 +538,15 @@ class DQN:
             total_timesteps += self.num_timesteps
         self._total_timesteps = total_timesteps
         self._num_timesteps_at_start = self.num_timesteps
+        if not (reset_num_timesteps or self._last_obs is None) and self._env_moved(adapter):
+            warnings.warn(
+                "The env's current observation is not the one this agent last saw (the env "
+                "was reset or stepped by other code, or the model comes from an older "
+                "checkpoint of this env); learn starts a new game.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._last_obs = None
         if reset_num_timesteps or self._last_obs is None or not adapter.has_reset:
             if self.replay_buffer is not None:
                 # The stored episodes stop here (as truncations): the next transition starts
@@ -551,6 +581,12 @@ class DQN:
                 torch.set_num_threads(previous_threads)
         cb.on_training_end()
         return self
+
+    def _env_moved(self, adapter: EnvAdapter) -> bool:
+        """Whether the live env is known to be elsewhere than ``self._last_obs``."""
+        current = adapter.peek_obs()
+        last = self._last_obs
+        return current is not None and last is not None and not np.array_equal(current, last)
 
     def _loop(
         self,
@@ -909,8 +945,8 @@ class DQN:
         if env is None and env_id is not None and _can_build(env_id):
             built = make_env(env_id, config.num_envs, wrapper_options)
         elif env is not None:
-            num_envs = env.num_envs if isinstance(env, VectorEnv) else config.num_envs
-            built = make_env(env, int(num_envs), wrapper_options if isinstance(env, str) else None)
+            num_envs = _env_count(env, config.num_envs)
+            built = make_env(env, num_envs, wrapper_options if isinstance(env, str) else None)
         if built is not None and built.adapter.num_envs != config.num_envs:
             config = config.replace(num_envs=built.adapter.num_envs)
         training = extras.get("training_state", {})
@@ -1073,6 +1109,13 @@ def _can_build(env_id: str) -> bool:
     from dqn_agents.wrappers import is_atari_id
 
     return is_atari_id(env_id) or env_id in gym.registry
+
+
+def _env_count(env: str | gym.Env[Any, Any] | VectorEnv, configured: int) -> int:
+    """Envs that ``env`` gives: its own count, 1 for a ``gym.Env``, ``configured`` for an id."""
+    if isinstance(env, VectorEnv):
+        return int(env.num_envs)
+    return int(configured) if isinstance(env, str) else 1
 
 
 def _same_env(a: str, b: str) -> bool:

@@ -288,7 +288,13 @@ def _cmd_enjoy(args: argparse.Namespace) -> int:
         path = record_video(agent, out, seed=args.seed, max_steps=args.max_steps)
         print(f"video: {path}")
         return 0
-    result = agent.evaluate(1, seed=args.seed)
+    from dqn_agents.evaluation import StepLimitError, evaluate
+
+    try:
+        result = evaluate(agent, 1, seed=args.seed, max_steps=args.max_steps)
+    except StepLimitError:
+        print(f"{agent.env_id}: the game did not end within --max-steps {args.max_steps} steps")
+        return 0
     print(f"{agent.env_id}: raw score {result.mean:.2f} in {result.lengths[0]} steps")
     return 0
 

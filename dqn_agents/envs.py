@@ -200,6 +200,40 @@ class EnvAdapter:
                 env = getattr(env, "env", None)
         return False
 
+    def peek_obs(self) -> np.ndarray | None:
+        """The observation the env would act on now, read without stepping, where known.
+
+        Known for a single env whose outermost observation comes from a frame stack
+        (`dqn_agents.wrappers.FrameStack` or Gymnasium's ``FrameStackObservation``); lets
+        ``learn`` notice an env that was reset or stepped by other code since the agent's
+        last observation.
+
+        Returns:
+            The observation with a leading ``num_envs`` axis, or ``None`` when unknown.
+        """
+        if self.is_vector or not self.has_reset:
+            return None
+        from gymnasium.wrappers import FrameStackObservation
+
+        from dqn_agents.wrappers.atari import FrameStack
+
+        env: Any = self.env
+        while env is not None:
+            if isinstance(env, FrameStack):
+                stack = np.asarray(env._stack)
+                break
+            if isinstance(env, FrameStackObservation):
+                stack = np.stack(list(env.obs_queue))
+                break
+            if isinstance(env, gym.ObservationWrapper):
+                return None  # something above the stack transforms the observation
+            env = getattr(env, "env", None)
+        else:
+            return None
+        if stack.shape != self.observation_space.shape:
+            return None
+        return stack[None]
+
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset every sub-env.
 

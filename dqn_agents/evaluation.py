@@ -32,7 +32,11 @@ from dqn_agents.envs import EnvAdapter, make_env
 if TYPE_CHECKING:  # pragma: no cover
     from dqn_agents.agent import DQN
 
-__all__ = ["EvalResult", "evaluate", "record_video"]
+__all__ = ["EvalResult", "StepLimitError", "evaluate", "record_video"]
+
+
+class StepLimitError(RuntimeError):
+    """`evaluate` reached its ``max_steps`` before the asked-for games ended."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,8 @@ def evaluate(
 
     Raises:
         ValueError: ``n_episodes < 1`` or the env does not fit the model.
-        RuntimeError: ``max_steps`` was reached before ``n_episodes`` games ended.
+        StepLimitError: ``max_steps`` was reached before ``n_episodes`` games ended (a
+            ``RuntimeError``).
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}.")
@@ -120,6 +125,10 @@ def evaluate(
     eps = epsilon if epsilon is not None else (0.0 if deterministic else agent.exploration_rate)
     rng = np.random.default_rng(seed)
     adapter = _eval_env(agent, env)
+    owned = env is None or isinstance(env, str)  # a passed env belongs to the caller
+    training = agent._adapter
+    if training is not None and not owned and training.env.unwrapped is adapter.env.unwrapped:
+        agent._last_obs = None  # the training game is abandoned: the next learn resets
     try:
         obs = adapter.reset(seed=seed)
         scores: list[float] = []
@@ -139,12 +148,13 @@ def evaluate(
                     scores.append(float(episode["r"]))
                     lengths.append(int(episode["l"]))
             if steps >= max_steps:
-                raise RuntimeError(
+                raise StepLimitError(
                     f"evaluate: {max_steps} steps played but only {len(scores)} of {n_episodes} "
                     f"episodes ended; raise max_steps or check the env's time limit."
                 )
     finally:
-        adapter.close()
+        if owned:
+            adapter.close()
     return EvalResult(float(np.mean(scores)), float(np.std(scores)), tuple(scores), tuple(lengths))
 
 

@@ -226,6 +226,10 @@ class BaseReplayBuffer:
         # slots claimed so far per stream (slots < min(claimed, C) hold data).
         self.claimed = np.zeros(num_envs, dtype=np.int64)
         self.head = np.zeros(num_envs, dtype=np.int64)
+        #: Where the transitions come from, e.g. ``{"game": "Pong", "n_actions": 6}`` (set
+        #: by `dqn_agents.DQN`); saved with the buffer, and `load` refuses a file whose
+        #: source disagrees on a key both have.
+        self.source: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -419,6 +423,7 @@ class BaseReplayBuffer:
             "env_capacity": self.env_capacity,
             "n_step": self.n_step,
             "gamma": self.gamma,
+            "source": dict(self.source),
         }
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
@@ -494,9 +499,24 @@ class BaseReplayBuffer:
         mine = self._meta()
         for key in ("kind", "observation_shape", "observation_dtype", "num_envs", "env_capacity"):
             if meta.get(key) != mine[key]:
+                detail = ""
+                if key == "env_capacity" and isinstance(meta.get(key), int):
+                    theirs_size = meta[key] * int(meta.get("num_envs") or 1)
+                    mine_size = self.env_capacity * self.num_envs
+                    detail = f" (buffer_size {theirs_size} vs this buffer's {mine_size})"
                 raise ValueError(
                     f"{path}: replay file has {key}={meta.get(key)!r} but this buffer expects "
-                    f"{mine[key]!r}; create the buffer with matching settings."
+                    f"{mine[key]!r}{detail}; create the buffer with matching settings "
+                    "(buffer_size, num_envs)."
+                )
+        source = meta.get("source")
+        theirs: dict[str, Any] = source if isinstance(source, dict) else {}
+        for key in sorted(set(theirs) & set(self.source)):
+            if theirs[key] != self.source[key]:
+                raise ValueError(
+                    f"{path}: the replay was recorded with {key}={theirs[key]!r}, but this "
+                    f"buffer is for {key}={self.source[key]!r}; load a replay recorded on "
+                    "the same game."
                 )
         for name, arr in self._state_arrays().items():
             got = state.get(name)
@@ -958,9 +978,13 @@ class FrameReplayBuffer(BaseReplayBuffer):
                 )
             if k > 1 and not terminated[e] and next_obs[e, :-1].tobytes() != obs[e, 1:].tobytes():
                 raise ValueError(
-                    f"Environment {e}: next_obs[:-1] != obs[1:]: observations of shape "
-                    f"{self.observation_shape} are not frame stacks (oldest frame first). "
-                    "Use VectorReplayBuffer for other image observations."
+                    f"Environment {e}: next_obs[:-1] != obs[1:]: the step's observation "
+                    f"does not continue the one acted on. Either the env was reset or "
+                    f"stepped by other code since that observation (DQN: continue with "
+                    f"set_env(env) or DQN.load(..., force_reset=True), which start a new "
+                    f"game), or observations of shape {self.observation_shape} are not "
+                    "frame stacks, oldest frame first (use VectorReplayBuffer for other "
+                    "image observations)."
                 )
 
     # ------------------------------------------------------------------ sampling

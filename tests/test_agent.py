@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,13 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from dqn_agents import DQN, DQNConfig
 from dqn_agents.agent import NonFiniteLossError
+from dqn_agents.wrappers import make_atari, make_atari_vector
 
 SMALL: dict[str, Any] = dict(
     learning_starts=100,
@@ -259,6 +264,88 @@ def test_resume_on_a_fresh_atari_env_with_the_replay(tmp_path: Path) -> None:
     assert loaded.num_timesteps == 250 and len(loaded.replay_buffer) == 250
     assert loaded._n_updates > updates
     assert loaded.replay_buffer.truncated[0, 149]
+
+
+def test_continue_on_an_env_reset_elsewhere_starts_a_new_game(tmp_path: Path) -> None:
+    """The live env moved since the saved observation (the user reset it): no stale step."""
+    env = make_atari("PongNoFrameskip-v4")
+    agent = DQN(env, seed=0, device="cpu", **ATARI_SMALL).learn(150)
+    path = agent.save(tmp_path / "pong")
+    env.reset(seed=123)
+    loaded = DQN.load(path, env=env, device="cpu")
+    with pytest.warns(RuntimeWarning, match="learn starts a new game"):
+        loaded.learn(100, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 250 and len(loaded.replay_buffer) == 100
+
+    # Untouched, the same live env continues without a warning (the bit-exact resume).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        loaded.learn(50, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 300
+
+
+def test_evaluate_on_the_training_env_keeps_it_open_and_training_goes_on() -> None:
+    env = make_atari("PongNoFrameskip-v4")
+    agent = DQN(env, seed=0, device="cpu", **ATARI_SMALL).learn(150)
+    result = agent.evaluate(1, env=env, seed=1)
+    assert len(result.scores) == 1 and -21 <= result.scores[0] <= 21
+    agent.learn(100, reset_num_timesteps=False)  # starts a new game, no stale transition
+    assert agent.num_timesteps == 250 and len(agent.replay_buffer) == 250
+    env.step(0)  # the caller's env was not closed
+
+
+def test_a_vector_model_loads_onto_one_env(tmp_path: Path) -> None:
+    path = DQN("PongNoFrameskip-v4", num_envs=2, seed=0, device="cpu", **ATARI_SMALL).save(
+        tmp_path / "pong2"
+    )
+    loaded = DQN.load(path, env=make_atari("PongNoFrameskip-v4"), device="cpu")
+    assert loaded.n_envs == 1 and loaded.config.num_envs == 1
+    loaded.learn(120)
+    assert loaded.num_timesteps == 120
+
+
+def test_set_env_with_another_env_count_is_refused_while_the_replay_holds_data() -> None:
+    agent = DQN("PongNoFrameskip-v4", num_envs=2, seed=0, device="cpu", **ATARI_SMALL)
+    agent.learn(120)
+    with pytest.raises(ValueError, match="replay memory holds 2 env streams"):
+        agent.set_env(make_atari_vector("PongNoFrameskip-v4", 3))
+    with pytest.raises(ValueError, match="got 1 env"):
+        agent.set_env(make_atari("PongNoFrameskip-v4"))
+    assert agent.n_envs == 2
+    agent.replay_buffer = None  # the user drops the stored transitions on purpose
+    agent.set_env(make_atari_vector("PongNoFrameskip-v4", 3))
+    agent.learn(120)
+    assert agent.n_envs == 3 and agent.replay_buffer.num_envs == 3
+
+
+def test_a_replay_of_another_game_is_refused(tmp_path: Path) -> None:
+    pong = DQN("PongNoFrameskip-v4", seed=0, device="cpu", **ATARI_SMALL).learn(120)
+    pong.save_replay_buffer(tmp_path / "pong.npz")
+    breakout = DQN("BreakoutNoFrameskip-v4", seed=0, device="cpu", **ATARI_SMALL)
+    with pytest.raises(ValueError, match=r"recorded with game='pong'.*game='breakout'"):
+        breakout.load_replay_buffer(tmp_path / "pong.npz")
+    # The same game under another id (v5: sticky actions) is the same data.
+    v5 = DQN("ALE/Pong-v5", seed=0, device="cpu", **ATARI_SMALL)
+    v5.load_replay_buffer(tmp_path / "pong.npz")
+    assert len(v5.replay_buffer) == 120
+
+
+def test_sb3_evaluate_policy_scores_full_raw_games_on_the_eval_env() -> None:
+    """SB3's evaluate_policy / EvalCallback count episodes by ``done``: on the documented
+    eval env (no episodic life, no clipping, SB3's Monitor) an episode is one full game
+    with its raw score, the same as DQN.evaluate reports (real SpaceInvaders ROM: lives,
+    rewards of 5-30)."""
+    game = "SpaceInvadersNoFrameskip-v4"
+    agent = DQN(game, seed=0, device="cpu", **ATARI_SMALL)
+    with torch.no_grad():  # a policy that always fires, so that the game scores points
+        agent.q_net.head.weight.zero_()
+        agent.q_net.head.bias.copy_(torch.eye(agent.n_actions)[1])
+    vec = DummyVecEnv([lambda: Monitor(make_atari(game, episodic_life=False, clip_rewards=False))])
+    vec.seed(3)
+    rewards, lengths = evaluate_policy(agent, vec, n_eval_episodes=1, return_episode_rewards=True)
+    ours = agent.evaluate(1, env=make_atari(game, episodic_life=False, clip_rewards=False), seed=3)
+    assert rewards == [ours.scores[0]] and lengths == [ours.lengths[0]]
+    assert ours.scores[0] % 5 == 0 and ours.scores[0] > 0  # raw points, not clipped to +-1
 
 
 # ---------------------------------------------------------------- failure safety

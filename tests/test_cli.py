@@ -126,3 +126,9 @@ def test_enjoy_records_an_mp4_of_the_real_game(tmp_path: Path) -> None:
     frame = reader.get_data(0)
     reader.close()
     assert frame.shape == (210, 160, 3)  # the real game screen, in colour
+
+
+def test_enjoy_without_video_stops_at_max_steps(tmp_path: Path) -> None:
+    model = DQN("ALE/Pong-v5", buffer_size=100, seed=0).save(tmp_path / "pong")
+    proc = _run("enjoy", str(model), "--seed", "0", "--max-steps", "30")
+    assert "did not end within --max-steps 30 steps" in proc.stdout, proc.stdout + proc.stderr
