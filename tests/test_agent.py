@@ -284,6 +284,29 @@ def test_continue_on_an_env_reset_elsewhere_starts_a_new_game(tmp_path: Path) ->
     assert loaded.num_timesteps == 300
 
 
+def test_peek_obs_reads_the_live_frame_stack() -> None:
+    import ale_py
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    from dqn_agents.envs import EnvAdapter
+
+    gym.register_envs(ale_py)
+    gymnasium_stack = FrameStackObservation(
+        AtariPreprocessing(gym.make("PongNoFrameskip-v4"), noop_max=0), 4, padding_type="zero"
+    )
+    for env in (make_atari("PongNoFrameskip-v4"), gymnasium_stack):
+        adapter = EnvAdapter(env)
+        assert adapter.peek_obs() is None  # not reset yet
+        obs = adapter.reset(seed=0)
+        np.testing.assert_array_equal(adapter.peek_obs(), obs)
+        for _ in range(3):
+            step = adapter.step(np.array([1]))
+        np.testing.assert_array_equal(adapter.peek_obs(), step.obs)
+    cartpole = EnvAdapter(gym.make("CartPole-v1"))
+    cartpole.reset(seed=0)
+    assert cartpole.peek_obs() is None  # no frame stack: unknown
+
+
 def test_evaluate_on_the_training_env_keeps_it_open_and_training_goes_on() -> None:
     env = make_atari("PongNoFrameskip-v4")
     agent = DQN(env, seed=0, device="cpu", **ATARI_SMALL).learn(150)
