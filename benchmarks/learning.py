@@ -25,11 +25,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +37,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from dqn_agents import DQN
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from pixel_games import make_catch
@@ -164,31 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         data = {
             "title": "Learning per env step: 1 env vs N parallel envs (same replay ratio)",
-            "machine": _machine(args.device),
+            "machine": _common.machine(args.device),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "source": "benchmarks/learning.py",
             "columns": columns,
             "rows": rows,
             "notes": notes,
         }
-        folder = os.path.dirname(os.path.abspath(args.json))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, args.json)
+        _common.write_json(args.json, data)
         print(f"wrote {args.json}")
     return 0
-
-
-def _machine(device: str) -> str:
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
-    if device == "cpu":
-        return f"{machine}, CPU only"
-    import torch
-
-    return f"{machine}, {torch.cuda.get_device_name(torch.device(device))} ({device})"
 
 
 if __name__ == "__main__":

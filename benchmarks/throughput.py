@@ -30,15 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from statistics import median
 from typing import Any
+
+import _common
 
 PONG = "PongNoFrameskip-v4"
 CARTPOLE = "CartPole-v1"
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
     load_after = _load()
-    machine = _machine(args.device)
+    machine = _common.machine(args.device)
     notes = (
         f"Same hyperparameters for both (buffer 100k, learning_starts 1k, train_freq 4, batch "
         f"32, Adam 1e-4, clip 10, target sync every 1,000 env steps); every run a fresh "
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 "xlabel": f"Agent steps per second (median, {'CPU' if on_cpu else 'GPU'})",
             },
         }
-        _write_json(args.json, data)
+        _common.write_json(args.json, data)
         print(f"wrote {args.json}")
     return 0
 
@@ -352,31 +352,6 @@ def paired_ratios(
 
 def _spread(values: list[float]) -> str:
     return f"{median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-
-
-def _machine(device: str) -> str:
-    cpu = platform.processor() or platform.system()
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
-    if device == "cpu":
-        return f"{machine}, CPU only ({cpu})"
-    import torch
-
-    return f"{machine}, {torch.cuda.get_device_name(torch.device(device))} ({device})"
-
-
-def _write_json(path: str, data: dict[str, Any]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 if __name__ == "__main__":

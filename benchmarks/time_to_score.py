@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from statistics import mean
 from typing import Any
+
+import _common
 
 from dqn_agents import DQN
 
@@ -62,28 +61,6 @@ def window_reached(scores: list[float], window: int, target: float) -> bool:
         False
     """
     return len(scores) >= window and mean(scores[-window:]) >= target
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _machine(agent: DQN) -> str:
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
-    if agent.device.type == "cuda":
-        import torch
-
-        return f"{machine}, {torch.cuda.get_device_name(agent.device)}"
-    return f"{machine}, CPU only"
 
 
 def _table(progress: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seed": args.seed,
             "target": args.target,
             "window": args.window,
-            "machine": _machine(agent),
+            "machine": _common.machine(str(agent.device)),
             "train_seconds": 0.0,
             "steps": 0,
             "calls": 0,
@@ -212,7 +189,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     agent.save(folder / MODEL)
     agent.save_replay_buffer(folder / REPLAY)
-    _write_json(progress_path, progress)
+    _common.write_json(progress_path, progress)
     return progress
 
 
@@ -237,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     progress = run(args)
     if args.json:
-        _write_json(Path(args.json), progress)
+        _common.write_json(Path(args.json), progress)
     scores = [g["r"] for g in progress["games"]]
     last = mean(scores[-args.window :]) if scores else float("nan")
     print(
