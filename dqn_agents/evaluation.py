@@ -107,7 +107,10 @@ def evaluate(
         epsilon: Probability of a random action (e.g. 0.05 as in the Nature paper);
             default 0 when ``deterministic`` else ``agent.exploration_rate``.
         seed: Seed of the env's first reset and of the exploration draws.
-        video_path: Record the first episode to this mp4 (needs ``imageio[ffmpeg]``).
+        video_path: Record the first of these games (the real game screen) to this mp4
+            (needs ``imageio[ffmpeg]``). A ``gym.Env`` passed as ``env`` must render
+            ``rgb_array`` frames for that; otherwise a separate greedy game on a fresh env
+            of the model's id is recorded.
         max_steps: Safety limit on the total number of agent steps.
 
     Returns:
@@ -117,20 +120,29 @@ def evaluate(
         ValueError: ``n_episodes < 1`` or the env does not fit the model.
         StepLimitError: ``max_steps`` was reached before ``n_episodes`` games ended (a
             ``RuntimeError``).
+        ImportError: ``video_path`` is given and ``imageio`` is missing.
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}.")
-    if video_path is not None:
-        record_video(agent, video_path, env=env if isinstance(env, str) else None, seed=seed)
+    imageio = _imageio() if video_path is not None else None
     eps = epsilon if epsilon is not None else (0.0 if deterministic else agent.exploration_rate)
     rng = np.random.default_rng(seed)
-    adapter = _eval_env(agent, env)
+    adapter = _eval_env(agent, env, render_mode="rgb_array" if video_path is not None else None)
     owned = env is None or isinstance(env, str)  # a passed env belongs to the caller
     training = agent._adapter
     if training is not None and not owned and training.env.unwrapped is adapter.env.unwrapped:
         agent._last_obs = None  # the training game is abandoned: the next learn resets
+    renderer: Any = None
+    if video_path is not None:
+        if getattr(adapter.env, "render_mode", None) == "rgb_array":
+            renderer = adapter.env
+        else:
+            record_video(agent, video_path, seed=seed)
+    frames: list[np.ndarray] = []
     try:
         obs = adapter.reset(seed=seed)
+        if renderer is not None:
+            frames.append(np.asarray(renderer.render()))
         scores: list[float] = []
         lengths: list[int] = []
         steps = 0
@@ -142,11 +154,15 @@ def evaluate(
             step = adapter.step(np.asarray(actions).reshape(1))
             obs = step.obs
             steps += 1
+            ended = False
             if step.dones[0]:
                 episode = step.infos[0].get("episode")
                 if episode is not None:
                     scores.append(float(episode["r"]))
                     lengths.append(int(episode["l"]))
+                    ended = True
+            if renderer is not None and not scores and not ended:
+                frames.append(np.asarray(renderer.render()))
             if steps >= max_steps:
                 raise StepLimitError(
                     f"evaluate: {max_steps} steps played but only {len(scores)} of {n_episodes} "
@@ -155,7 +171,49 @@ def evaluate(
     finally:
         if owned:
             adapter.close()
+    if renderer is not None and video_path is not None:
+        _write_mp4(imageio, frames, video_path, _video_fps(agent, renderer, None))
     return EvalResult(float(np.mean(scores)), float(np.std(scores)), tuple(scores), tuple(lengths))
+
+
+def _imageio() -> Any:
+    try:
+        import imageio.v2 as imageio
+    except ImportError as exc:  # pragma: no cover - extra not installed
+        raise ImportError(
+            "Recording videos needs imageio and imageio-ffmpeg: pip install 'dqn-agents[video]'"
+        ) from exc
+    return imageio
+
+
+def _video_fps(agent: DQN, env: Any, fps: int | None) -> int:
+    """The env's ``render_fps`` divided by the frame skip (one video frame per agent step)."""
+    if fps is not None:
+        return fps
+    render_fps = int(env.metadata.get("render_fps", 60) or 60)
+    skip = int((agent.wrapper_options or {}).get("frame_skip", 1) or 1)
+    return max(1, render_fps // skip)
+
+
+def _write_mp4(
+    imageio: Any, frames: list[np.ndarray], path: str | os.PathLike[str], fps: int
+) -> Path:
+    """Encode RGB frames to an H.264 mp4, atomically (temporary file, then rename)."""
+    target = Path(os.fspath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".tmp-{os.getpid()}-{target.stem}.mp4")
+    try:
+        writer = imageio.get_writer(
+            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1
+        )
+        for frame in frames:
+            writer.append_data(frame)
+        writer.close()
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
 
 
 def record_video(
@@ -186,18 +244,9 @@ def record_video(
         ImportError: ``imageio`` / ``imageio-ffmpeg`` are missing (``pip install
             dqn-agents[video]``).
     """
-    try:
-        import imageio.v2 as imageio
-    except ImportError as exc:  # pragma: no cover - extra not installed
-        raise ImportError(
-            "Recording videos needs imageio and imageio-ffmpeg: pip install 'dqn-agents[video]'"
-        ) from exc
+    imageio = _imageio()
     adapter = _eval_env(agent, env, render_mode="rgb_array")
     inner: Any = adapter.env
-    if fps is None:
-        render_fps = int(inner.metadata.get("render_fps", 60) or 60)
-        skip = int((agent.wrapper_options or {}).get("frame_skip", 1) or 1)
-        fps = max(1, render_fps // skip)
     frames: list[np.ndarray] = []
     try:
         obs = adapter.reset(seed=seed)
@@ -211,18 +260,4 @@ def record_video(
             frames.append(np.asarray(inner.render()))
     finally:
         adapter.close()
-    target = Path(os.fspath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{os.getpid()}-{target.stem}.mp4")
-    try:
-        writer = imageio.get_writer(
-            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1
-        )
-        for frame in frames:
-            writer.append_data(frame)
-        writer.close()
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return _write_mp4(imageio, frames, path, _video_fps(agent, inner, fps))

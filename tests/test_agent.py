@@ -317,6 +317,22 @@ def test_evaluate_on_the_training_env_keeps_it_open_and_training_goes_on() -> No
     env.step(0)  # the caller's env was not closed
 
 
+def test_evaluate_video_is_the_first_evaluated_game(tmp_path: Path) -> None:
+    """The mp4 of ``evaluate(video_path=...)`` shows the game that was scored (real ROM)."""
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v2 as imageio
+
+    agent = DQN("PongNoFrameskip-v4", buffer_size=100, seed=0, device="cpu")
+    out = tmp_path / "eval.mp4"
+    result = agent.evaluate(1, seed=0, epsilon=0.2, video_path=out)
+    reader = imageio.get_reader(str(out))
+    frames = reader.count_frames()
+    reader.close()
+    assert frames == result.lengths[0]  # the first screen, then one per step until the end
+    again = agent.evaluate(1, seed=0, epsilon=0.2)  # same seed, no video: the same game
+    assert again.scores == result.scores and again.lengths == result.lengths
+
+
 def test_a_vector_model_loads_onto_one_env(tmp_path: Path) -> None:
     path = DQN("PongNoFrameskip-v4", num_envs=2, seed=0, device="cpu", **ATARI_SMALL).save(
         tmp_path / "pong2"
