@@ -151,8 +151,8 @@ class DQN:
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
         tensorboard_log: Folder for TensorBoard logs (SB3's ``configure_logger``).
         verbose: 0 silent, 1 prints the SB3 log table.
-        torch_threads: Torch CPU threads while learning (default: 1 for MLPs, half the
-            cores up to 4 for CNNs; restored after `learn`).
+        torch_threads: Torch CPU threads while learning (default: 1 for MLPs; for CNNs the
+            cores idle when `learn` starts, at most 8; restored after `learn`).
         **hyperparameters: `DQNConfig` fields overriding ``config``; an unknown name raises
             a ``ValueError`` naming the closest valid ones.
 

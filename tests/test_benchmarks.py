@@ -132,3 +132,21 @@ def test_time_to_score_json_renders_as_a_docs_table(tmp_path: Path) -> None:
     table = benchmark_tables.render_table("time_to_score", results)
     assert "| CartPole-v1 | 1000 over 20 | not yet |" in table
     assert "Script: `benchmarks/time_to_score.py`" in table
+
+
+def test_cpu_profile_times_every_part_of_the_loop(tmp_path: Path) -> None:
+    """A short run of benchmarks/cpu_profile.py on the real Pong ROM writes a docs table."""
+    out = tmp_path / "cpu_profile.json"
+    assert (
+        _load("cpu_profile").main(
+            ["--steps", "40", "--updates", "2", "--skip-compile", "--json", str(out)]
+        )
+        == 0
+    )
+    data = json.loads(out.read_text(encoding="utf-8"))
+    parts = [row[0].strip() for row in data["rows"]]
+    assert (
+        parts[0].startswith("learn() loop") and "backward" in parts and "fused Adam step" in parts
+    )
+    assert all(isinstance(row[1], float) and row[1] > 0 for row in data["rows"])
+    assert data["source"] == "benchmarks/cpu_profile.py"
