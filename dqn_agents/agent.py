@@ -930,6 +930,7 @@ class DQN:
             config = DQNConfig.from_dict(meta["config"])
         except (ValueError, TypeError) as exc:
             raise ser.ModelFormatError(f"{where}: invalid config in config.json: {exc}") from exc
+        saved_config = config
         if overrides:
             config = config.replace(**overrides)
         try:
@@ -976,19 +977,53 @@ class DQN:
             agent._attach(built.adapter)
         agent.num_timesteps = int(meta.get("num_timesteps", 0))
         if training:
-            agent._restore_training_state(training, extras.get("optimizer", {}), where)
+            same_optimizer = (config.optimizer, config.optimizer_kwargs) == (
+                saved_config.optimizer,
+                saved_config.optimizer_kwargs,
+            )
+            if not same_optimizer:
+                warnings.warn(
+                    f"{where}: the optimizer changed on load ({saved_config.optimizer} "
+                    f"{dict(saved_config.optimizer_kwargs)} -> {config.optimizer} "
+                    f"{dict(config.optimizer_kwargs)}); its saved state (moment estimates) "
+                    "is not restored, the new optimizer starts fresh.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            agent._restore_training_state(
+                training, extras.get("optimizer", {}), where, restore_optimizer=same_optimizer
+            )
             if force_reset:
                 agent._last_obs = None
         return agent
 
     def _restore_training_state(
-        self, state: dict[str, Any], tensors: dict[str, torch.Tensor], where: str
+        self,
+        state: dict[str, Any],
+        tensors: dict[str, torch.Tensor],
+        where: str,
+        *,
+        restore_optimizer: bool = True,
     ) -> None:
+        """Restore optimizer, target network, counters and RNG states of a saved agent.
+
+        ``restore_optimizer=False`` skips the optimizer's saved state (the optimizer
+        changed on load). The optimizer's hyperparameters
+        (learning rate, betas, ...) are always this agent's config, so that overrides given
+        to `load` take effect; with no override they equal the saved ones.
+        """
         try:
-            opt_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
-            self.optimizer.load_state_dict(
-                ser.unflatten_optimizer_state(opt_tensors, state["optimizer"])
-            )
+            if restore_optimizer:
+                fresh = [
+                    {k: v for k, v in group.items() if k != "params"}
+                    for group in self.optimizer.param_groups
+                ]
+                opt_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
+                self.optimizer.load_state_dict(
+                    ser.unflatten_optimizer_state(opt_tensors, state["optimizer"])
+                )
+                for group, hyper in zip(self.optimizer.param_groups, fresh, strict=True):
+                    group.update(hyper)
             if self.q_net_target is not None:
                 target = {
                     k[len("target_net.") :]: v

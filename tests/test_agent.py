@@ -428,3 +428,22 @@ def test_sigint_is_deferred_to_a_step_boundary() -> None:
     assert agent.num_timesteps == 120
     assert agent._n_updates == (120 - 100) // 4
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_load_overrides_reach_the_optimizer(tmp_path: Path) -> None:
+    """``DQN.load(path, learning_rate=...)`` trains with the new rate, not the saved one."""
+    path = DQN("CartPole-v1", seed=0, learning_rate=1e-3, **SMALL).learn(150).save(tmp_path / "a")
+    same = DQN.load(path)
+    assert same.optimizer.param_groups[0]["lr"] == 1e-3 and same.optimizer.state
+    slower = DQN.load(path, learning_rate=1e-5)
+    assert slower.config.learning_rate == 1e-5
+    assert slower.optimizer.param_groups[0]["lr"] == 1e-5
+    assert slower.optimizer.state  # Adam's moments are kept: only the rate changed
+    slower.learn(60, reset_num_timesteps=False)
+    assert slower.optimizer.param_groups[0]["lr"] == 1e-5
+
+    with pytest.warns(RuntimeWarning, match="optimizer changed on load"):
+        rms = DQN.load(path, optimizer="rmsprop")
+    assert isinstance(rms.optimizer, torch.optim.RMSprop) and not rms.optimizer.state
+    rms.learn(60, reset_num_timesteps=False)  # used to fail: KeyError 'square_avg'
+    assert rms.num_timesteps == 210

@@ -18,7 +18,7 @@ from torch import nn
 
 pytest.importorskip("huggingface_hub")
 
-from dqn_agents.hub import HubUnsafeFileError
+from dqn_agents.hub import HubIntegrityError, HubUnsafeFileError
 from dqn_agents.hub.importers import (
     from_cleanrl,
     from_sb3,
@@ -290,3 +290,26 @@ def test_imported_atari_agent_round_trips_through_the_hub(
     assert loaded.wrapper_options == agent.wrapper_options
     theirs, _ = SB3DQN.load(sb3_zip, device="cpu").predict(observations, deterministic=True)
     np.testing.assert_array_equal(loaded.predict(observations, deterministic=True)[0], theirs)
+
+
+@pytest.mark.parametrize(
+    ("policy", "env_id", "policy_kwargs", "refused"),
+    [
+        ("MlpPolicy", "CartPole-v1", {"activation_fn": nn.Tanh, "net_arch": [32]}, "Tanh"),
+        ("CnnPolicy", ENV_ID, {"normalize_images": False}, "normalize_images=False"),
+    ],
+)
+def test_sb3_policies_we_cannot_reproduce_are_refused(
+    tmp_path: Path, policy: str, env_id: str, policy_kwargs: dict, refused: str
+) -> None:
+    """Real SB3 models whose policy_kwargs change the forward pass: refused, not mis-imported."""
+    from stable_baselines3 import DQN as SB3DQN
+
+    env = make_atari(env_id) if policy == "CnnPolicy" else env_id
+    model = SB3DQN(policy, env, buffer_size=100, policy_kwargs=policy_kwargs, device="cpu")
+    path = tmp_path / f"dqn-{env_id}.zip"
+    model.save(path)
+    with pytest.raises(HubIntegrityError, match=refused):
+        from_sb3(path, env=env_id, device="cpu")
+    hyper, _ = read_sb3_zip(path)
+    assert isinstance(hyper["policy_kwargs"], dict)  # the plain part, never the pickle

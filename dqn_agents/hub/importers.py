@@ -350,6 +350,9 @@ def read_sb3_zip(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
     if not isinstance(data, dict):
         raise HubIntegrityError(f"{spath}: the 'data' member is not a JSON object.")
     plain = {k: v for k, v in data.items() if not (isinstance(v, dict) and ":serialized:" in v)}
+    kwargs = data.get("policy_kwargs")
+    if isinstance(kwargs, dict):  # SB3 writes str(value) beside the pickle of each entry
+        plain["policy_kwargs"] = {k: v for k, v in kwargs.items() if not k.startswith(":")}
     state_dict = _safe_torch_load(policy_bytes, f"{spath}:policy.pth")
     return plain, state_dict
 
@@ -415,6 +418,7 @@ def from_sb3(
             f"is this an SB3 DQN model?"
         )
     state_dict, info = map_layers(online, prefixes)
+    _check_sb3_policy_kwargs(hyper.get("policy_kwargs") or {}, "in_channels" in info, source)
     fields = _sb3_config_fields(hyper)
     return _agent_from_weights(
         env=env,
@@ -426,6 +430,32 @@ def from_sb3(
         device=device,
         source=f"SB3 model {source}",
     )
+
+
+def _check_sb3_policy_kwargs(kwargs: Mapping[str, Any], image: bool, source: str) -> None:
+    """Refuse SB3 policy settings our networks do not reproduce.
+
+    An import with them would act differently from the original. Layer sizes
+    (``net_arch``) are read from the weights themselves, so they need no check here.
+    """
+    problems = []
+    if image and kwargs.get("normalize_images") is False:
+        problems.append("normalize_images=False (dqn-agents always scales pixels by 1/255)")
+    activation = kwargs.get("activation_fn")
+    if activation is not None and "ReLU" not in str(activation):
+        problems.append(f"activation_fn={activation} (dqn-agents' networks use ReLU)")
+    extractor = kwargs.get("features_extractor_class")
+    if extractor is not None and not any(n in str(extractor) for n in ("NatureCNN", "Flatten")):
+        problems.append(f"features_extractor_class={extractor}")
+    if kwargs.get("features_extractor_kwargs"):
+        problems.append(f"features_extractor_kwargs={kwargs['features_extractor_kwargs']}")
+    if problems:
+        raise HubIntegrityError(
+            f"SB3 model {source}: its policy uses {'; '.join(problems)}, which dqn-agents "
+            "cannot reproduce, so the imported agent would not act like the original. Only "
+            "SB3's default DQN policies (ReLU, NatureCNN with normalize_images=True, any "
+            "net_arch) are imported."
+        )
 
 
 def _sb3_config_fields(hyper: Mapping[str, Any]) -> dict[str, Any]:
