@@ -49,6 +49,39 @@ def _int(text: str) -> int:
     return int(text.replace("_", ""))
 
 
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input or an unreachable Hub: a message, exit status 2."""
+    errors: list[type[BaseException]] = [
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    ]
+    try:
+        from dqn_agents.hub import HubError
+    except ImportError:  # pragma: no cover - the hub extra is part of the package
+        pass
+    else:
+        errors.append(HubError)
+    return tuple(errors)
+
+
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a JSON or TOML training config (``preset`` + DQNConfig fields + options).
 
@@ -69,6 +102,8 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         {'preset': 'default', 'learning_rate': 0.001}
     """
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"--config {p} is a folder; pass a .json or .toml file.")
     text = p.read_text(encoding="utf-8")
     try:
         if p.suffix == ".json":
@@ -109,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train an agent", description="Train a DQN agent.")
     train.add_argument("env_id", metavar="ENV_ID", help="e.g. ALE/Pong-v5 or CartPole-v1")
-    train.add_argument("--timesteps", type=_int, default=1_000_000, metavar="N")
+    train.add_argument("--timesteps", type=_positive_int, default=1_000_000, metavar="N")
     train.add_argument("--config", metavar="FILE", help="JSON/TOML: preset + overrides")
     train.add_argument("--preset", metavar="NAME", help="default, cleanrl, nature2015, mnih2013")
     train.add_argument(
@@ -137,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("path", metavar="PATH_OR_REPO", help="model .zip, folder or Hub repo")
     evaluate.add_argument("--episodes", type=int, default=10, metavar="N")
     evaluate.add_argument("--deterministic", action="store_true", help="greedy (epsilon 0)")
-    evaluate.add_argument("--epsilon", type=float, default=None, help="default 0.05 (Nature)")
+    evaluate.add_argument(
+        "--epsilon", type=_probability, default=None, help="default 0.05 (Nature)"
+    )
     evaluate.add_argument("--seed", type=int, default=None)
     evaluate.add_argument("--env", default=None, metavar="ENV_ID", help="override the env id")
     evaluate.add_argument("--device", default="auto")
@@ -312,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
+    except _user_errors() as exc:
         print(f"dqn-agents {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -402,6 +402,8 @@ class DQNConfig:
         Raises:
             ValueError: On an unknown preset or field name.
         """
+        if not isinstance(name, str):
+            raise ValueError(f"A preset is named by a string {sorted(PRESETS)}, got {name!r}.")
         if name not in PRESETS:
             raise _unknown_key_error(name, list(PRESETS), "DQNConfig preset")
         return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]

@@ -503,6 +503,17 @@ def make_env(
                 f"wrapper_options are Atari options but {env!r} is not an Atari id; "
                 f"wrap the env yourself and pass the gym.Env instead."
             )
+        if env.startswith("ALE/") or env.endswith(("NoFrameskip-v4", "NoFrameskip-v0")):
+            from dqn_agents.wrappers import resolve_env_id
+
+            resolve_env_id(env)  # an Atari spelling of an unknown game: names the closest ids
+        try:
+            gym.spec(env)
+        except gym.error.Error as exc:
+            raise ValueError(
+                f"Unknown env id {env!r} ({exc}). Atari games: e.g. 'ALE/Pong-v5' or "
+                f"'PongNoFrameskip-v4'; other envs: any registered Gymnasium id."
+            ) from exc
         if num_envs == 1:
             single = gym.make(env, render_mode=render_mode)
             single = gym.wrappers.RecordEpisodeStatistics(single)

@@ -132,3 +132,37 @@ def test_enjoy_without_video_stops_at_max_steps(tmp_path: Path) -> None:
     model = DQN("ALE/Pong-v5", buffer_size=100, seed=0).save(tmp_path / "pong")
     proc = _run("enjoy", str(model), "--seed", "0", "--max-steps", "30")
     assert "did not end within --max-steps 30 steps" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "ALE/Pongg-v5", "--timesteps", "10"], "Closest valid ids: ALE/Pong-v5"),
+        (["train", "Cartpole-v9", "--timesteps", "10"], "Unknown env id 'Cartpole-v9'"),
+        (["train", "CartPole-v1", "--timesteps", "-5"], "must be >= 1"),
+        (["train", "CartPole-v1", "--device", "gpu"], "Unknown device 'gpu'"),
+        (["train", "CartPole-v1", "--device", "cuda:0"], "CUDA is not available"),
+        (["train", "CartPole-v1", "--config", "."], "is a folder"),
+        (["evaluate", "someone/not-cached"], "Could not download config.json"),
+        (["evaluate", "x.zip", "--epsilon", "2"], "between 0 and 1"),
+    ],
+)
+def test_bad_input_is_a_message_not_a_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    if "cuda:0" in args:
+        import torch
+
+        if torch.cuda.is_available():  # pragma: no cover - CPU-only CI
+            pytest.skip("this machine has CUDA")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "dqn_agents", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -253,7 +253,15 @@ def test_cleanrl_from_hub_repo(
         patch_client(monkeypatch, hub, str(tmp_path / "hf"), token="t")
         hub.put_files(repo_id, {"dqn_atari.cleanrl_model": buffer.getvalue(), "README.md": b"x"})
         agent = from_cleanrl(repo_id, device="cpu")  # env id from CleanRL's repo naming
+        from huggingface_hub import constants
+
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+        requests = len(hub.requests)
+        offline = from_cleanrl(repo_id, device="cpu")  # from the cache, nothing sent
+        assert len(hub.requests) == requests
     assert agent.env_id == ENV_ID
+    for key, value in agent.q_net.state_dict().items():
+        assert torch.equal(value, offline.q_net.state_dict()[key])
     with torch.no_grad():
         theirs = net(torch.as_tensor(observations[:30], dtype=torch.float32)).argmax(1).numpy()
     np.testing.assert_array_equal(agent.predict(observations[:30], deterministic=True)[0], theirs)

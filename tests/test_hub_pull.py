@@ -318,3 +318,24 @@ def test_tree_listing_pages(hub: HubServer) -> None:
     assert len(pages) >= 3 and any("cursor=" in p for p in pages)
     folder = Path(snapshot_download("org/many", allow_patterns=["dir/*"]))
     assert folder.name == sha and len(list((folder / "dir").iterdir())) == 7
+
+
+def test_a_user_env_that_does_not_fit_is_the_users_error(hub: HubServer, tmp_path: Path) -> None:
+    """Same game, other action set: HubEnvMismatchError (a ValueError), not a repo fault."""
+    from dqn_agents import DQN
+    from dqn_agents.hub import HubIntegrityError
+    from dqn_agents.wrappers import make_atari
+
+    folder = DQN("PongNoFrameskip-v4", buffer_size=100, seed=0).save_pretrained(tmp_path / "m")
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    hub.put_files("org/pong", files, "v1")
+    wide = make_atari("PongNoFrameskip-v4", full_action_space=True)
+    with pytest.raises(HubEnvMismatchError, match="does not fit the model") as info:
+        DQN.from_pretrained("org/pong", env=wide)
+    assert isinstance(info.value, ValueError)
+    assert DQN.from_pretrained("org/pong", env=make_atari("PongNoFrameskip-v4")).n_actions == 6
+    # A repo whose weights do not fit its own config is still the repo's fault.
+    broken = dict(files, **{"model.safetensors": model_files()["model.safetensors"]})
+    hub.put_files("org/broken", broken, "v1")
+    with pytest.raises(HubIntegrityError):
+        DQN.from_pretrained("org/broken", env=make_atari("PongNoFrameskip-v4"))

@@ -209,3 +209,22 @@ def test_docstring_examples_run() -> None:
             result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
         assert result.attempted > 0
+
+
+@pytest.mark.parametrize("backend", ["ale", "sync"])
+def test_vector_reset_takes_every_gymnasium_seed_form(backend: str) -> None:
+    """An int or one seed per sub-env (None: unseeded) on both backends, real ROM."""
+
+    def play(seed: object) -> np.ndarray:
+        envs = make_atari_vector("BreakoutNoFrameskip-v4", 2, backend=backend)
+        envs.reset(seed=seed)
+        for t in range(40):
+            obs, *_ = envs.step(np.array([1 + t % 3, 3 - t % 3]))
+        envs.close()
+        return obs
+
+    reference = play(3)
+    if backend == "ale":  # Gymnasium's own SyncVectorEnv takes Python ints only
+        np.testing.assert_array_equal(play(np.int64(3)), reference)
+    np.testing.assert_array_equal(play([3, 4]), reference)  # sub-env i gets seed + i
+    np.testing.assert_array_equal(play([3, None])[0], reference[0])

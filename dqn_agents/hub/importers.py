@@ -204,10 +204,10 @@ def _download_from_repo(repo_id: str, suffix: str, preferred: str | None, token:
     try:
         files = hf.HfApi().list_repo_files(repo_id, token=token)
     except Exception as exc:
-        if hf.constants.is_offline_mode() and preferred is not None:
-            files = [preferred]
-        else:
+        cached = _cached_files(hf, repo_id) if hf.constants.is_offline_mode() else None
+        if cached is None:
             raise translate_hf_error(exc, action="list files of", repo_id=repo_id) from exc
+        files = cached  # offline: the files of the snapshot downloaded earlier
     candidates = [f for f in files if f.endswith(suffix)]
     if preferred in candidates:
         candidates = [preferred]
@@ -222,6 +222,15 @@ def _download_from_repo(repo_id: str, suffix: str, preferred: str | None, token:
         raise translate_hf_error(
             exc, action=f"download {candidates[0]} from", repo_id=repo_id
         ) from exc
+
+
+def _cached_files(hf: Any, repo_id: str) -> list[str] | None:
+    """Files of the cached snapshot of ``repo_id``'s main branch, or ``None`` if none."""
+    try:
+        folder = Path(hf.snapshot_download(repo_id, local_files_only=True))
+    except Exception:
+        return None
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
 def _is_local(path_or_repo: str | os.PathLike[str]) -> bool:

@@ -507,16 +507,34 @@ def load_folder(
         raise HubIntegrityError(f"{where}: the downloaded model is not valid: {exc}") from exc
     del state_dict  # validated here; DQN.load reads it again
     check_env_matches(meta, env, source=where)
+    from dqn_agents.agent import _resolve_device
+
+    _resolve_device(device)  # a bad device is the caller's ValueError, not the repo's fault
+    if env is not None:
+        try:  # the files alone first: what fails after that is the env the caller gave
+            DQN.load(folder, device="cpu")
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, HubError):
+                raise
+            raise _inconsistent(where, exc) from exc
     try:
         return DQN.load(folder, env=env, device=device)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, HubError):
             raise
-        raise HubIntegrityError(
-            f"{where}: config.json and model.safetensors do not fit together, or do not fit "
-            f"the env ({type(exc).__name__}: {exc}). The repo is inconsistent: re-push it "
-            f"from a saved agent."
-        ) from exc
+        if env is not None and not isinstance(exc, ModelFormatError):
+            raise HubEnvMismatchError(
+                f"The env given does not fit the model {where}: {exc}"
+            ) from exc
+        raise _inconsistent(where, exc) from exc
+
+
+def _inconsistent(where: str, exc: BaseException) -> HubIntegrityError:
+    return HubIntegrityError(
+        f"{where}: config.json and model.safetensors do not fit together "
+        f"({type(exc).__name__}: {exc}). The repo is inconsistent: re-push it from a saved "
+        f"agent."
+    )
 
 
 def load_from_hub(

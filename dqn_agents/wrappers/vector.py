@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import ale_py
@@ -81,6 +81,26 @@ def _game_traits(game: str, full_action_space: bool) -> tuple[bool, bool]:
     actions = ale.getLegalActionSet() if full_action_space else ale.getMinimalActionSet()
     needs_fire = ale_py.Action.FIRE in list(actions)
     return needs_fire, int(ale.lives()) > 0
+
+
+def _ale_seed(seed: Any, num_envs: int) -> int | np.ndarray | None:
+    """Gymnasium's seed forms, as the int or array that ALE's ``AtariVectorEnv.reset`` takes.
+
+    Example:
+        >>> _ale_seed(np.int64(3), 2), _ale_seed([3, 4], 2).tolist(), _ale_seed([None, None], 2)
+        (3, [3, 4], None)
+    """
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return None if seed is None else int(seed)
+    seeds = list(np.asarray(seed, dtype=object).reshape(-1))
+    if len(seeds) != num_envs:
+        raise ValueError(f"seed has {len(seeds)} entries, expected one per sub-env ({num_envs}).")
+    if all(s is None for s in seeds):
+        return None
+    fresh = np.random.default_rng()
+    return np.array(
+        [int(fresh.integers(2**31)) if s is None else int(s) for s in seeds], dtype=np.int64
+    )
 
 
 class AtariVectorAdapter(VectorEnv):
@@ -152,10 +172,17 @@ class AtariVectorAdapter(VectorEnv):
         self._episode_frames = np.zeros(num_envs, dtype=np.int64)
 
     def reset(
-        self, *, seed: int | np.ndarray | None = None, options: dict[str, Any] | None = None
+        self,
+        *,
+        seed: int | Sequence[int | None] | np.ndarray | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset all sub-envs (or those in ``options["reset_mask"]``)."""
-        frames, info = self.ale_env.reset(seed=seed, options=options)
+        """Reset all sub-envs (or those in ``options["reset_mask"]``).
+
+        ``seed`` takes every form of Gymnasium's ``VectorEnv.reset``: an int (sub-env
+        ``i`` gets ``seed + i``), or one seed per sub-env where ``None`` draws a fresh one.
+        """
+        frames, info = self.ale_env.reset(seed=_ale_seed(seed, self.num_envs), options=options)
         if options is not None and "reset_mask" in options:
             idx = np.flatnonzero(options["reset_mask"])
         else:
