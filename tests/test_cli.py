@@ -17,9 +17,9 @@ TINY = ["--set", "learning_starts=100", "--set", "buffer_size=1000", "--set", "b
 
 
 def _run(
-    *args: str, cwd: Path | None = None, check: bool = True
+    *args: str, cwd: Path | None = None, check: bool = True, **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **env_vars)
     proc = subprocess.run(
         [sys.executable, "-m", "dqn_agents", *args],
         capture_output=True,
@@ -155,14 +155,6 @@ def test_bad_input_is_a_message_not_a_traceback(
 
         if torch.cuda.is_available():  # pragma: no cover - CPU-only CI
             pytest.skip("this machine has CUDA")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "dqn_agents", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-    )
+    proc = _run(*args, cwd=tmp_path, check=False, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
