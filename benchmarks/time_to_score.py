@@ -139,7 +139,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "reached": None,
         }
     games: list[dict[str, float]] = progress["games"]
-    scores = [g["r"] for g in games]
     seen = agent._episode_num
     start = time.perf_counter()
     base = float(progress["train_seconds"])
@@ -153,14 +152,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seen = agent._episode_num
             for info in list(agent.ep_info_buffer)[-new:]:
                 games.append({"step": agent.num_timesteps, "r": info["r"], "t_s": base + now})
-                scores.append(info["r"])
                 if args.verbose:
                     print(
-                        f"  game {len(scores)}: {info['r']:+.0f} at step {agent.num_timesteps}, "
+                        f"  game {len(games)}: {info['r']:+.0f} at step {agent.num_timesteps}, "
                         f"{(base + now) / 60:.1f} min",
                         flush=True,
                     )
-            if window_reached(scores, args.window, args.target):
+            if window_reached([g["r"] for g in games[-args.window :]], args.window, args.target):
                 state["stop"] = "reached"
                 return False
         if args.time_limit and now >= args.time_limit:
@@ -181,8 +179,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": round(progress["train_seconds"], 1),
             "minutes": round(progress["train_seconds"] / 60.0, 2),
             "steps": agent.num_timesteps,
-            "games": len(scores),
-            "mean_last_window": mean(scores[-args.window :]),
+            "games": len(games),
+            "mean_last_window": mean(g["r"] for g in games[-args.window :]),
         }
     progress.update(_table(progress))
     # Checkpoint first, progress last: a progress file always names a complete checkpoint.

@@ -211,8 +211,9 @@ class EnvAdapter:
         Returns:
             The observation with a leading ``num_envs`` axis, or ``None`` when unknown.
         """
-        if self.is_vector or not self.has_reset:
-            return None
+        shape = getattr(self.observation_space, "shape", None)
+        if self.is_vector or not shape or len(shape) < 2 or not self.has_reset:
+            return None  # only frame stacks can be read back
         from gymnasium.wrappers import FrameStackObservation
 
         from dqn_agents.wrappers.atari import FrameStack
@@ -508,23 +509,22 @@ def make_env(
 
             resolve_env_id(env)  # an Atari spelling of an unknown game: names the closest ids
         try:
-            gym.spec(env)
-        except gym.error.Error as exc:
+            if num_envs == 1:
+                single = gym.make(env, render_mode=render_mode)
+                single = gym.wrappers.RecordEpisodeStatistics(single)
+                return BuiltEnv(EnvAdapter(single), env, None, False)
+            vec = gym.make_vec(
+                env,
+                num_envs=num_envs,
+                vectorization_mode="sync",
+                wrappers=[gym.wrappers.RecordEpisodeStatistics],
+                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            )
+        except (gym.error.UnregisteredEnv, gym.error.DeprecatedEnv) as exc:
             raise ValueError(
                 f"Unknown env id {env!r} ({exc}). Atari games: e.g. 'ALE/Pong-v5' or "
                 f"'PongNoFrameskip-v4'; other envs: any registered Gymnasium id."
             ) from exc
-        if num_envs == 1:
-            single = gym.make(env, render_mode=render_mode)
-            single = gym.wrappers.RecordEpisodeStatistics(single)
-            return BuiltEnv(EnvAdapter(single), env, None, False)
-        vec = gym.make_vec(
-            env,
-            num_envs=num_envs,
-            vectorization_mode="sync",
-            wrappers=[gym.wrappers.RecordEpisodeStatistics],
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-        )
         return BuiltEnv(EnvAdapter(vec), env, None, False)
     if num_envs != 1 and not (isinstance(env, VectorEnv) and env.num_envs == num_envs):
         raise ValueError(

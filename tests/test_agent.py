@@ -203,6 +203,14 @@ def test_resume_is_bit_exact(tmp_path: Path) -> None:
             assert torch.equal(value, r_opt["state"][pid][name]), (pid, name)
 
 
+def test_module_prefixed_ids_are_built_like_gym_make() -> None:
+    """``"module:EnvId"`` (gym.make imports the module first) still works; typos are clear."""
+    agent = DQN("gymnasium.envs.classic_control:CartPole-v1", seed=0, **SMALL).learn(110)
+    assert agent.num_timesteps == 110
+    with pytest.raises(ValueError, match="Unknown env id 'Cartpole-v9'"):
+        DQN("Cartpole-v9")
+
+
 def test_load_on_a_fresh_env_resets(tmp_path: Path) -> None:
     agent = DQN("CartPole-v1", seed=0, **SMALL).learn(150)
     fresh = gym.make("CartPole-v1")

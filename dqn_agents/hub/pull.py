@@ -510,19 +510,14 @@ def load_folder(
     from dqn_agents.agent import _resolve_device
 
     _resolve_device(device)  # a bad device is the caller's ValueError, not the repo's fault
-    if env is not None:
-        try:  # the files alone first: what fails after that is the env the caller gave
-            DQN.load(folder, device="cpu")
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            if isinstance(exc, HubError):
-                raise
-            raise _inconsistent(where, exc) from exc
     try:
         return DQN.load(folder, env=env, device=device)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, HubError):
             raise
         if env is not None and not isinstance(exc, ModelFormatError):
+            # The files were validated above and file errors are ModelFormatErrors: what is
+            # left is the env the caller gave (spaces, action set, frame stack).
             raise HubEnvMismatchError(
                 f"The env given does not fit the model {where}: {exc}"
             ) from exc

@@ -90,8 +90,10 @@ def _ale_seed(seed: Any, num_envs: int) -> int | np.ndarray | None:
         >>> _ale_seed(np.int64(3), 2), _ale_seed([3, 4], 2).tolist(), _ale_seed([None, None], 2)
         (3, [3, 4], None)
     """
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return None if seed is None else int(seed)
+    if seed is None:
+        return None
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return int(seed)
     seeds = list(np.asarray(seed, dtype=object).reshape(-1))
     if len(seeds) != num_envs:
         raise ValueError(f"seed has {len(seeds)} entries, expected one per sub-env ({num_envs}).")
