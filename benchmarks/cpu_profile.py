@@ -25,15 +25,16 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
-import _common
+import common
 import torch
 from throughput import COMMON, PONG, TARGET_SYNC_ENV_STEPS
 
 from dqn_agents import DQN
-from dqn_agents.functional import td_loss, td_targets
+from dqn_agents import agent as agent_module
+from dqn_agents.devices import torch_threads
+from dqn_agents.functional import q_values_for_actions, td_loss, td_targets
 
 
 def _timed(timers: dict[str, float], key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,28 +58,39 @@ def _pong_agent() -> DQN:
 
 def profile_loop(agent: DQN, steps: int) -> tuple[list[list[Any]], float]:
     """Time each part of ``steps`` agent steps of ``learn``; rows of (part, ms, per)."""
-    assert agent._adapter is not None and agent.replay_buffer is not None
+    adapter, replay = agent.env_adapter, agent.replay_buffer
+    assert adapter is not None and replay is not None
     timers: dict[str, float] = {}
-    saved = agent._greedy, agent._train_step, agent._adapter.step, agent.replay_buffer.add
-    agent._greedy = _timed(timers, "act", agent._greedy)  # type: ignore[method-assign]
-    agent._train_step = _timed(timers, "update", agent._train_step)  # type: ignore[method-assign]
-    agent._adapter.step = _timed(timers, "env", agent._adapter.step)  # type: ignore[method-assign]
-    agent.replay_buffer.add = _timed(timers, "add", agent.replay_buffer.add)
-    updates = agent._n_updates
+    # The loop's parts, timed through public objects: the learner's updates, the
+    # epsilon-greedy choice (the greedy forward) that dqn_agents.agent calls, the env
+    # adapter's step and the replay's add.
+    patches = [
+        (agent.learner, "train", "update"),
+        (agent_module, "epsilon_greedy", "act"),
+        (adapter, "step", "env"),
+        (replay, "add", "add"),
+    ]
+    saved = [getattr(holder, name) for holder, name, _ in patches]
+    for (holder, name, key), original in zip(patches, saved, strict=True):
+        setattr(holder, name, _timed(timers, key, original))
+    updates = agent.n_updates
     start = time.perf_counter()
     try:
         agent.learn(steps, reset_num_timesteps=False)
     finally:
-        agent._greedy, agent._train_step = saved[0], saved[1]  # type: ignore[method-assign]
-        agent._adapter.step, agent.replay_buffer.add = saved[2], saved[3]  # type: ignore[method-assign]
+        for (holder, name, _), original in zip(patches, saved, strict=True):
+            setattr(holder, name, original)
     total = time.perf_counter() - start
-    n_updates = agent._n_updates - updates
+    n_updates = agent.n_updates - updates
     rest = total - sum(timers.values())
     ms = 1e3
     rows = [
         ["learn() loop: everything, per 4 agent steps", round(total / steps * 4 * ms, 2)],
         ["  gradient update (one per 4 agent steps)", round(timers["update"] / n_updates * ms, 2)],
-        ["  acting: greedy forward, batch 1, per agent step", round(timers["act"] / steps * ms, 3)],
+        [
+            "  acting: epsilon-greedy (greedy forward, batch 1), per agent step",
+            round(timers["act"] / steps * ms, 3),
+        ],
         ["  emulator + preprocessing, per agent step", round(timers["env"] / steps * ms, 3)],
         ["  replay add, per agent step", round(timers["add"] / steps * ms, 3)],
         ["  rest of the loop, per agent step", round(rest / steps * ms, 3)],
@@ -88,27 +100,24 @@ def profile_loop(agent: DQN, steps: int) -> tuple[list[list[Any]], float]:
 
 def profile_update(agent: DQN, updates: int) -> list[list[Any]]:
     """Time the parts of the agent's gradient update; rows of (part, ms)."""
-    learner = agent._learner_for_run()
-    replay, rng, cfg = agent.replay_buffer, agent.rng, agent.config
+    learner, replay, rng, cfg = agent.learner, agent.replay_buffer, agent.rng, agent.config
     assert agent.q_net_target is not None
     parts = ["gather", "target", "online", "backward", "clip", "adam"]
     timers = dict.fromkeys(parts, 0.0)
     for i in range(updates + 5):
         t0 = time.perf_counter()
-        obs, actions, rewards, next_obs, dones, discounts = learner.batch(
-            replay, rng, cfg.batch_size, agent._batch_buffers
-        )
+        obs, actions, rewards, next_obs, dones, discounts = learner.sample(replay, rng)
         t1 = time.perf_counter()
         with torch.no_grad():
             targets = td_targets(rewards, agent.q_net_target(next_obs), None, dones, discounts)
         t2 = time.perf_counter()
-        q = agent.q_net(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
+        q = q_values_for_actions(agent.q_net(obs), actions)
         loss = td_loss(q, targets, cfg.loss, cfg.huber_delta)
         t3 = time.perf_counter()
         agent.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         t4 = time.perf_counter()
-        learner._clip(float(cfg.max_grad_norm or 10.0))
+        learner.clip_gradients(float(cfg.max_grad_norm or 10.0))
         t5 = time.perf_counter()
         agent.optimizer.step()
         t6 = time.perf_counter()
@@ -193,12 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="write the docs results JSON here")
     args = parser.parse_args(argv)
     agent = _pong_agent()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(agent._cpu_threads())
-    try:
+    with torch_threads(agent.training_threads()):
         update_rows = profile_update(agent, args.updates)
-    finally:
-        torch.set_num_threads(threads)
     loop_rows, steps_per_s = profile_loop(agent, args.steps)
     rows = loop_rows[:2] + update_rows + loop_rows[2:]
     compile_note = ""
@@ -220,18 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(notes)
     if args.json:
-        _common.write_json(
-            args.json,
-            {
-                "title": "Where the CPU time of learn() goes (Pong, Nature CNN, 1 env)",
-                "machine": _common.machine("cpu"),
-                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                "source": "benchmarks/cpu_profile.py",
-                "columns": columns,
-                "rows": rows,
-                "notes": notes,
-            },
+        data = common.results_table(
+            title="Where the CPU time of learn() goes (Pong, Nature CNN, 1 env)",
+            source="benchmarks/cpu_profile.py",
+            device="cpu",
+            columns=columns,
+            rows=rows,
+            notes=notes,
         )
+        common.write_json(args.json, data)
         print(f"wrote {args.json}")
     return 0
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -39,7 +38,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from dqn_agents import DQN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common
+import common
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from pixel_games import make_catch
@@ -86,7 +85,7 @@ def run(game: str, n: int, seed: int, budget: int | None, device: str = "cpu") -
     return {
         "score": score,
         "steps": agent.num_timesteps,
-        "updates": agent._n_updates,
+        "updates": agent.n_updates,
         "warmup": agent.config.learning_starts,
         "seconds": elapsed,
     }
@@ -142,13 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "Mean score",
         "Steps/s",
     ]
-    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(columns)]
-    line = " | ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True))
-    print()
-    print(line)
-    print("-" * len(line))
-    for row in rows:
-        print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+    common.print_table(columns, rows)
     notes = (
         f"Same config and env-step budget for every N (the replay ratio is kept); seeds "
         f"{args.seeds}. Catch: catch rate over 50 greedy games (1.0 = all caught), 2013 "
@@ -161,16 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(notes)
     if args.json:
-        data = {
-            "title": "Learning per env step: 1 env vs N parallel envs (same replay ratio)",
-            "machine": _common.machine(args.device),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "source": "benchmarks/learning.py",
-            "columns": columns,
-            "rows": rows,
-            "notes": notes,
-        }
-        _common.write_json(args.json, data)
+        data = common.results_table(
+            title="Learning per env step: 1 env vs N parallel envs (same replay ratio)",
+            source="benchmarks/learning.py",
+            device=args.device,
+            columns=columns,
+            rows=rows,
+            notes=notes,
+        )
+        common.write_json(args.json, data)
         print(f"wrote {args.json}")
     return 0
 

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
 import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import common
 import numpy as np
 
 TARGET_BYTES = 7_200
@@ -239,20 +238,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"target <= {TARGET_BYTES:,} bytes per transition: {'MET' if ok else 'MISSED'}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "title": "Replay memory per Atari transition (4x84x84 uint8), measured",
-            "machine": f"{platform.node() or 'local'} ({os.cpu_count()} CPUs), CPU only",
-            "date": time.strftime("%Y-%m-%d", time.gmtime()),
-            "source": "benchmarks/replay_memory.py",
-            "columns": [
+        payload = common.results_table(
+            title="Replay memory per Atari transition (4x84x84 uint8), measured",
+            source="benchmarks/replay_memory.py",
+            device="cpu",
+            columns=[
                 "Buffer",
                 "Capacity measured",
                 "Array bytes / transition",
                 "RSS growth / transition",
                 "GB at 1M transitions",
             ],
-            "rows": [
+            rows=[
                 [
                     r["buffer"],
                     r["capacity"],
@@ -262,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 for r in rows
             ],
-            "notes": (
+            notes=(
                 f"Ours filled with {ours['transitions_added']:,} transitions of real Breakout "
                 f"frames in {ours['episodes']:,} episodes (mean length "
                 f"{ours['mean_episode_length']:.0f}, {ours['truncated_episodes']} ending by "
@@ -271,13 +268,13 @@ def main(argv: list[str] | None = None) -> int:
                 "optimize_memory_usage runs with handle_timeout_termination=False, which "
                 "SB3 requires."
             ),
-            "benchmark": "replay_memory",
-            "target_bytes_per_transition": TARGET_BYTES,
-            "target_met": ok,
-            "results": rows,
-            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        }
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+            benchmark="replay_memory",
+            target_bytes_per_transition=TARGET_BYTES,
+            target_met=ok,
+            results=rows,
+            args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        )
+        common.write_json(args.json, payload)
         print(f"wrote {args.json}")
     return 0 if ok else 1
 

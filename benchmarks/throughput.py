@@ -19,9 +19,14 @@ Each run is a fresh subprocess (so the peak RSS is per run); runs are interleave
 them alike. The table shows the median steps/s over ``--repeats``, the ratio to SB3's
 median, and the paired ratios (each round's run over the SB3 run of the same round).
 
+With ``--baseline DIR`` (another checkout of dqn-agents, e.g. ``git worktree add
+/tmp/base HEAD~1``) each of our setups also runs on that code, interleaved, and the
+table adds the paired ratio against it: a change's speed, measured in one run. ``--no-sb3``
+leaves SB3 out for such a comparison.
+
 Usage:
     python benchmarks/throughput.py [--steps 6000] [--cartpole-steps 20000]
-        [--repeats 2] [--num-envs 4] [--device cpu]
+        [--repeats 2] [--num-envs 4] [--device cpu] [--baseline DIR] [--no-sb3]
         [--json docs/benchmarks/results/throughput.json]
 """
 
@@ -34,11 +39,10 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from statistics import median
 from typing import Any
 
-import _common
+import common
 
 PONG = "PongNoFrameskip-v4"
 CARTPOLE = "CartPole-v1"
@@ -85,10 +89,13 @@ def run_ours(
     start = time.perf_counter()
     agent.learn(steps, callback=probe)
     elapsed = time.perf_counter() - start
+    # A --baseline checkout from before the redesign (2026-12-02) kept the count private;
+    # reading that old attribute by name is the one way to compare with it.
+    updates = agent.n_updates if hasattr(agent, "n_updates") else vars(agent)["_n_updates"]
     return {
         "steps_per_s": agent.num_timesteps / elapsed,
         "steps": agent.num_timesteps,
-        "updates": agent._n_updates,
+        "updates": updates,
         "threads": threads[0] if threads else torch.get_num_threads(),
         "peak_rss_mb": _peak_rss_mb(),
     }
@@ -126,7 +133,7 @@ def run_sb3(
     return {
         "steps_per_s": model.num_timesteps / elapsed,
         "steps": model.num_timesteps,
-        "updates": model._n_updates,
+        "updates": model._n_updates,  # SB3 keeps the count private
         "threads": torch.get_num_threads(),
         "peak_rss_mb": _peak_rss_mb(),
     }
@@ -161,7 +168,13 @@ def _spawn(
     ]
     if threads is not None:
         cmd += ["--sb3-threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if kind == "base":  # our worker, importing dqn_agents from the baseline tree
+        cmd[cmd.index("--worker") + 1] = "ours"
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (os.path.abspath(args.baseline), env.get("PYTHONPATH", "")) if p
+        )
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
@@ -187,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sb3-threads", type=int, default=None, help="torch threads for SB3")
     parser.add_argument("--skip-cartpole", action="store_true")
     parser.add_argument(
+        "--baseline", default=None, metavar="DIR", help="also run our setups on this checkout"
+    )
+    parser.add_argument("--no-sb3", action="store_true", help="leave SB3 out")
+    parser.add_argument(
         "--device", default="cpu", help="torch device of both libraries (cpu, cuda, cuda:1)"
     )
     parser.add_argument("--json", type=str, default=None, help="write docs results JSON here")
@@ -198,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     on_cpu = args.device == "cpu"
-    if args.sb3_threads is not None:
-        sb3_threads: list[int | None] = [args.sb3_threads]
+    if args.no_sb3:
+        sb3_threads: list[int | None] = []
+    elif args.sb3_threads is not None:
+        sb3_threads = [args.sb3_threads]
     else:  # one torch thread is a common SB3 setting on CPU; on a GPU it changes little
         sb3_threads = [None, 1] if on_cpu else [None]
     Setup = tuple[str, str, str, int, int, int | None]
@@ -215,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         if env_id == PONG:
             name = f"dqn-agents, {args.num_envs} envs vector ({env_id})"
             setups.append((name, "ours", env_id, args.num_envs, steps, None))
+    if args.baseline:
+        setups += [
+            (f"{name} @ baseline", "base", env_id, n, steps, None)
+            for name, kind, env_id, n, steps, _ in list(setups)
+            if kind == "ours"
+        ]
     results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in setups}
     load_before = _load()
     t0 = time.perf_counter()
@@ -238,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             sps = median(r["steps_per_s"] for r in results[name])
             baseline[env_id] = max(baseline.get(env_id, 0.0), sps)
     paired = paired_ratios(setups, results, args.repeats)
+    versus_base = paired_ratios(setups, results, args.repeats, against="base")
     columns = [
         "Setup",
         "Agent steps",
@@ -246,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "Steps/s (all runs)",
         "vs SB3",
         "vs SB3, paired per round (median, min-max)",
+        "vs baseline, paired per round (median, min-max)",
         "Updates per env step",
         "Peak RSS (MB)",
     ]
@@ -261,20 +288,14 @@ def main(argv: list[str] | None = None) -> int:
                 round(sps, 1),
                 ", ".join(f"{r['steps_per_s']:.1f}" for r in runs),
                 round(sps / baseline[env_id], 2) if env_id in baseline else None,
-                _spread(paired[name]) if paired.get(name) else None,
+                spread(paired[name]) if paired.get(name) else None,
+                spread(versus_base[name]) if versus_base.get(name) else None,
                 round(runs[0]["updates"] / max(1, runs[0]["steps"] - COMMON["learning_starts"]), 4),
                 round(max(r["peak_rss_mb"] for r in runs)),
             ]
         )
-    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(columns)]
-    line = " | ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True))
-    print()
-    print(line)
-    print("-" * len(line))
-    for row in rows:
-        print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+    common.print_table(columns, rows)
     load_after = _load()
-    machine = _common.machine(args.device)
     notes = (
         f"Same hyperparameters for both (buffer 100k, learning_starts 1k, train_freq 4, batch "
         f"32, Adam 1e-4, clip 10, target sync every 1,000 env steps); every run a fresh "
@@ -288,26 +309,24 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(notes)
     if args.json:
-        data = {
-            "title": (
+        data = common.results_table(
+            title=(
                 "Training throughput: dqn-agents vs SB3 DQN "
                 f"(same hyperparameters, {'CPU' if on_cpu else 'GPU'})"
             ),
-            "device": args.device,
-            "machine": machine,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "source": "benchmarks/throughput.py",
-            "columns": columns,
-            "rows": rows,
-            "notes": notes,
-            "plot": {
+            source="benchmarks/throughput.py",
+            device=args.device,
+            columns=columns,
+            rows=rows,
+            notes=notes,
+            plot={
                 "kind": "bar",
                 "label": 0,
                 "values": [3],
                 "xlabel": f"Agent steps per second (median, {'CPU' if on_cpu else 'GPU'})",
             },
-        }
-        _common.write_json(args.json, data)
+        )
+        common.write_json(args.json, data)
         print(f"wrote {args.json}")
     return 0
 
@@ -316,8 +335,12 @@ def paired_ratios(
     setups: list[tuple[str, str, str, int, int, int | None]],
     results: dict[str, list[dict[str, Any]]],
     repeats: int,
+    against: str = "sb3",
 ) -> dict[str, list[float]]:
-    """Per-round ratios: each of our runs / the faster SB3 run on the same env, same round.
+    """Per-round ratios: each of our runs / the faster ``against`` run of the same round.
+
+    ``against="sb3"``: SB3 on the same env; ``against="base"``: our own setup (same env
+    and env count) run on the ``--baseline`` checkout.
 
     The runs of one round are neighbours in time, so a slow spell of the shared machine
     hits both sides of a paired ratio; the ratio of medians does not have that property.
@@ -326,9 +349,10 @@ def paired_ratios(
         setups: ``(name, kind, env_id, num_envs, steps, threads)`` per setup.
         results: Runs per setup name, one per round, in round order.
         repeats: Rounds.
+        against: The kind of setup to divide by (``"sb3"`` or ``"base"``).
 
     Returns:
-        Ratios per setup of ours (empty where the env has no SB3 setup).
+        Ratios per setup of ours (empty where there is nothing to compare with).
 
     Example:
         >>> s = [("a", "ours", "E", 1, 9, None), ("b", "sb3", "E", 1, 9, None)]
@@ -340,7 +364,12 @@ def paired_ratios(
     for name, kind, env_id, *_ in setups:
         if kind != "ours":
             continue
-        sb3 = [n for n, k, e, *_ in setups if k == "sb3" and e == env_id]
+        n_envs = setups[[s[0] for s in setups].index(name)][3]
+        sb3 = [
+            n
+            for n, k, e, ne, *_ in setups
+            if k == against and e == env_id and (against == "sb3" or ne == n_envs)
+        ]
         if not sb3:
             continue
         out[name] = [
@@ -350,7 +379,13 @@ def paired_ratios(
     return out
 
 
-def _spread(values: list[float]) -> str:
+def spread(values: list[float]) -> str:
+    """The median of paired ratios and their range, as the table shows them.
+
+    Example:
+        >>> spread([1.3, 1.25, 1.5])
+        '1.30 (1.25-1.50)'
+    """
     return f"{median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 

@@ -1,6 +1,7 @@
-"""Wall-clock time to a score: how long the default ``DQN("ALE/Pong-v5")`` takes to play well.
+"""Wall-clock time to a score: how long ``DQN("ALE/Pong-v5")`` takes to play well.
 
-Trains ``DQN(env_id)`` with its **default config** and measures the training time (and
+Trains ``DQN(env_id, preset)`` (the default config unless ``--preset`` / ``--hyperparameters``
+say otherwise) and measures the training time (and
 agent steps) until the mean raw score of the last ``--window`` finished games reaches
 ``--target`` (issue 6: Pong, mean of the last 20 games >= 18; Tianshou's published
 anchor is about 30 minutes to 20 on a workstation GPU).
@@ -21,7 +22,7 @@ given) holds every finished game's raw score with its agent step and training ti
 Usage:
     python benchmarks/time_to_score.py [--env ALE/Pong-v5] [--target 18] [--window 20]
         [--max-steps 10000000] [--time-limit 540] [--checkpoint runs/pong]
-        [--device auto] [--json $OUT/time_to_score.json]
+        [--device auto] [--preset atari-fast] [--json $OUT/time_to_score.json]
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
-import _common
+import common
 
 from dqn_agents import DQN
 
@@ -114,14 +114,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"already reached: {progress['reached']}")
             return progress
         agent = DQN.load(folder / MODEL, env=args.env, device=args.device)
-        agent.load_replay_buffer(folder / REPLAY)
+        if (folder / REPLAY).exists():
+            agent.load_replay_buffer(folder / REPLAY)
+        else:  # e.g. a checkpoint committed without its (GB-sized) replay memory
+            print("no replay memory in the checkpoint: learn refills it first", flush=True)
         print(
             f"resumed at step {agent.num_timesteps}, {progress['train_seconds']:.0f} s of "
             f"training, {len(progress['games'])} games",
             flush=True,
         )
     else:
-        agent = DQN(args.env, seed=args.seed, device=args.device, **hyperparameters)
+        agent = DQN(args.env, args.preset, seed=args.seed, device=args.device, **hyperparameters)
         progress = {
             "title": f"Time to a mean score of {args.target} over {args.window} games",
             "source": "benchmarks/time_to_score.py",
@@ -131,7 +134,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seed": args.seed,
             "target": args.target,
             "window": args.window,
-            "machine": _common.machine(str(agent.device)),
+            "machine": common.machine(str(agent.device)),
+            "cpu": common.cpu_description(),
+            "preset": args.preset,
             "train_seconds": 0.0,
             "steps": 0,
             "calls": 0,
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "reached": None,
         }
     games: list[dict[str, float]] = progress["games"]
-    seen = agent._episode_num
+    seen = agent.episode_num
     start = time.perf_counter()
     base = float(progress["train_seconds"])
     state = {"stop": "max_steps"}
@@ -147,9 +152,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def watch(locals_: dict[str, Any], globals_: dict[str, Any]) -> bool:
         nonlocal seen
         now = time.perf_counter() - start
-        if agent._episode_num > seen:
-            new = agent._episode_num - seen
-            seen = agent._episode_num
+        if agent.episode_num > seen:
+            new = agent.episode_num - seen
+            seen = agent.episode_num
             for info in list(agent.ep_info_buffer)[-new:]:
                 games.append({"step": agent.num_timesteps, "r": info["r"], "t_s": base + now})
                 if args.verbose:
@@ -172,7 +177,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     progress["train_seconds"] = base + (time.perf_counter() - start)
     progress["steps"] = agent.num_timesteps
     progress["calls"] = int(progress["calls"]) + 1
-    progress["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    progress["date"] = common.utc_now()
     progress["stopped_by"] = state["stop"]
     if state["stop"] == "reached":
         progress["reached"] = {
@@ -187,7 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     agent.save(folder / MODEL)
     agent.save_replay_buffer(folder / REPLAY)
-    _common.write_json(progress_path, progress)
+    common.write_json(progress_path, progress)
     return progress
 
 
@@ -204,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default="runs/time_to_score")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default=None, help="DQNConfig preset (default: default)")
     parser.add_argument(
         "--hyperparameters", default="", help="JSON of config overrides (default: none)"
     )
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     progress = run(args)
     if args.json:
-        _common.write_json(Path(args.json), progress)
+        common.write_json(Path(args.json), progress)
     scores = [g["r"] for g in progress["games"]]
     last = mean(scores[-args.window :]) if scores else float("nan")
     print(

@@ -21,7 +21,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -263,10 +262,9 @@ def main() -> None:
         f"{figures['machine']['loadavg_at_end']}"
     )
     if args.json:
-        tmp = f"{args.json}.tmp"
-        with open(tmp, "w") as fh:
-            json.dump(figures, fh, indent=2)
-        os.replace(tmp, args.json)
+        import common  # imports torch (atomic_write): only after the measurements
+
+        common.write_json(args.json, figures)
         print(f"wrote {args.json}")
 
 

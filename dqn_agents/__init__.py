@@ -13,18 +13,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from dqn_agents._version import __version__
+from dqn_agents.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from dqn_agents.agent import DQN
     from dqn_agents.config import PRESETS, DQNConfig
+    from dqn_agents.learner import NonFiniteLossError
 
-__all__ = ["DQN", "PRESETS", "DQNConfig", "__version__"]
+__all__ = ["DQN", "PRESETS", "DQNConfig", "NonFiniteLossError", "__version__"]
 
 _LAZY = {
     "DQN": "dqn_agents.agent",
     "DQNConfig": "dqn_agents.config",
     "PRESETS": "dqn_agents.config",
+    "NonFiniteLossError": "dqn_agents.learner",
 }
 
 

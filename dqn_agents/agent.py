@@ -1,26 +1,11 @@
 """`DQN`: the agent of Mnih et al. (2013, 2015) for Gymnasium envs.
 
-The agent owns the Q-network, its target copy, the optimizer and the replay memory, and
-drives the env through one batched interface (`dqn_agents.envs.EnvAdapter`). Its
-`DQN.learn` loop is one function that reads top to bottom in the paper's order:
-act epsilon-greedily, step the env, store the transition, learn from a sampled minibatch,
-sync the target network. Stable-Baselines3 callbacks, logger and ``evaluate_policy`` work
-with it unchanged (see `dqn_agents.callbacks`), but it does not inherit from SB3.
-
-Exploration in `DQN.predict`: ``deterministic=False`` acts epsilon-greedily with the
-agent's current ``exploration_rate`` (SB3's convention): the epsilon of the last training
-step, ``exploration_final_eps`` for a model loaded from the Hub layout.
-
-Resuming. A zip written by `DQN.save` holds, besides the weights, the optimizer state,
-the target network, the counters, the RNG states (torch, numpy, python ``random``) and
-the in-flight last observation. ``DQN.load(path, env=env)`` followed by
-``learn(n, reset_num_timesteps=False)`` continues exactly where the saved run stopped
-when ``env`` is the *same live env* the run was using (an env's emulator state cannot be
-written to a file). A fresh env that has never been reset is reset instead (or pass
-``force_reset=True``); training then continues from a new episode. For bit-exact resumes
-also save/load the replay memory (`DQN.save_replay_buffer`) and use an absolute
-exploration schedule (``exploration_steps``): with ``exploration_fraction`` the schedule is
-relative to the ``total_timesteps`` of each ``learn`` call, as in SB3.
+The agent builds its networks, optimizer and `dqn_agents.learner.Learner` from a config
+and a `dqn_agents.spec.ModelSpec`, runs the `DQN.learn` loop in the paper's order (act,
+step, store, learn, sync), acts with `DQN.predict`, and orchestrates save/load (the codec
+is `dqn_agents.checkpoint`). Stable-Baselines3 callbacks and logger work with it unchanged
+(`dqn_agents.callbacks`) without inheriting from SB3. Resuming, exploration in `predict`
+and the file layout are described in the user's guide (docs/agent.md).
 
 Example:
     >>> from dqn_agents import DQN
@@ -36,63 +21,72 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
 import signal
-import sys
 import threading
 import time
 import warnings
 from collections import deque
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.utils import configure_logger, safe_mean
+from stable_baselines3.common.utils import configure_logger
 
 from dqn_agents import serialization as ser
 from dqn_agents.callbacks import MaybeCallback, init_callback, new_locals
+from dqn_agents.checkpoint import (
+    TrainingState,
+    capture_rngs,
+    model_meta,
+    newer_version,
+    restore_rngs,
+)
 from dqn_agents.config import PRESETS, DQNConfig
-from dqn_agents.envs import BuiltEnv, EnvAdapter, VecEnvView, env_id_of, make_env
-from dqn_agents.functional import epsilon_at, make_optimizer, soft_update_
-from dqn_agents.learner import Learner, cnn_cpu_threads
-from dqn_agents.networks import QNetwork, build_q_network, describe_network, is_image_space
-
-if TYPE_CHECKING:  # pragma: no cover
-    from dqn_agents.evaluation import EvalResult
+from dqn_agents.devices import cnn_cpu_threads, inference_threads, resolve_device, torch_threads
+from dqn_agents.envs import BuiltEnv, EnvAdapter, VecEnvView, make_env
+from dqn_agents.evaluation import EvalResult, evaluate
+from dqn_agents.functional import epsilon_at, epsilon_greedy, make_optimizer
+from dqn_agents.learner import Learner, NonFiniteLossError
+from dqn_agents.networks import QNetwork, build_q_network
+from dqn_agents.replay import make_replay_buffer
+from dqn_agents.spec import (
+    ModelSpec,
+    can_build,
+    check_observation_space,
+    env_count,
+    env_id_of,
+    is_image_space,
+)
+from dqn_agents.stats import TrainingStats
+from dqn_agents.version import __version__
 
 __all__ = ["DQN", "NonFiniteLossError"]
 
-
-class NonFiniteLossError(FloatingPointError):
-    """The TD loss became NaN or infinite; training stopped (the message names the step)."""
+EnvLike = str | gym.Env[Any, Any] | VectorEnv
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"Unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available here (torch {torch.__version__}, "
-            f"{'built without CUDA' if torch.version.cuda is None else 'no GPU visible'}); "
-            "use device='cpu' or 'auto'."
-        )
-    return resolved
+def resolve_config(config: DQNConfig | str | None, hyperparameters: dict[str, Any]) -> DQNConfig:
+    """The config an agent is built with: a preset or a `DQNConfig`, plus overrides.
 
+    Args:
+        config: A `DQNConfig`, a preset name or ``None`` (the default preset).
+        hyperparameters: Field overrides.
 
-def _resolve_config(config: DQNConfig | str | None, hyperparameters: dict[str, Any]) -> DQNConfig:
+    Returns:
+        The config.
+
+    Raises:
+        ValueError: An unknown preset or field.
+        TypeError: ``config`` of another type.
+    """
     if config is None:
         base = DQNConfig()
     elif isinstance(config, str):
@@ -110,50 +104,16 @@ def _resolve_config(config: DQNConfig | str | None, hyperparameters: dict[str, A
     return base.replace(**hyperparameters) if hyperparameters else base
 
 
-def _space_summary(space: gym.Space[Any]) -> dict[str, Any]:
-    if not isinstance(space, gym.spaces.Box):
-        raise ValueError(f"Only Box observation spaces are supported, got {space!r}.")
-    out: dict[str, Any] = {"shape": list(space.shape), "dtype": str(space.dtype)}
-    if space.low.size <= 64:
-        out["low"], out["high"] = ser.jsonable(space.low), ser.jsonable(space.high)
-    else:
-        out["low"], out["high"] = ser.jsonable(space.low.min()), ser.jsonable(space.high.max())
-    return out
-
-
-def _space_from_summary(summary: dict[str, Any]) -> gym.spaces.Box:
-    dtype = np.dtype(summary["dtype"])
-    shape = tuple(int(s) for s in summary["shape"])
-    low = np.broadcast_to(np.asarray(summary.get("low", -np.inf), dtype=np.float64), shape)
-    high = np.broadcast_to(np.asarray(summary.get("high", np.inf), dtype=np.float64), shape)
-    return gym.spaces.Box(low.astype(dtype), high.astype(dtype), shape, dtype)
-
-
-def _check_observation_space(space: gym.Space[Any]) -> None:
-    if not isinstance(space, gym.spaces.Box):
-        raise ValueError(
-            f"DQN needs a Box observation space (an image stack or a vector), got {space!r}. "
-            f"Flatten Dict/Tuple observations (gymnasium.wrappers.FlattenObservation) or "
-            f"one-hot encode Discrete ones."
-        )
-    shape = space.shape
-    if space.dtype == np.uint8 and len(shape) == 3 and not is_image_space(shape, space.dtype):
-        raise ValueError(
-            f"Image observations must be channel-first stacks (C, H, W) with C < H, W; got "
-            f"shape {shape}. Use dqn_agents.wrappers.make_atari / wrap_atari, or a "
-            f"channel-first transform (e.g. gymnasium.wrappers.FrameStackObservation over "
-            f"grayscale frames)."
-        )
-
-
 class DQN:
     """Deep Q-Network agent (Mnih et al. 2013, 2015) with SB3-compatible ergonomics.
 
     Args:
         env: An env id (Atari ids get the DQN wrappers and the Nature CNN; other ids use
-            ``gym.make``), a ``gym.Env`` or a Gymnasium ``VectorEnv``.
+            ``gym.make``), a ``gym.Env``, a Gymnasium ``VectorEnv``, or a
+            `dqn_agents.spec.ModelSpec` for an agent without an env (predict only until
+            `set_env`).
         config: A `DQNConfig`, a preset name (``"default"``, ``"cleanrl"``,
-            ``"nature2015"``, ``"mnih2013"``) or ``None`` (the default preset).
+            ``"nature2015"``, ``"mnih2013"``...) or ``None`` (the default preset).
         wrapper_options: ``AtariOptions`` overrides for Atari ids, e.g.
             ``{"repeat_action_probability": 0.0}``.
         num_envs: Number of parallel envs for an id (overrides ``config.num_envs``); acting
@@ -184,7 +144,7 @@ class DQN:
 
     def __init__(
         self,
-        env: str | gym.Env[Any, Any] | VectorEnv,
+        env: EnvLike | ModelSpec,
         config: DQNConfig | str | None = None,
         *,
         wrapper_options: dict[str, Any] | None = None,
@@ -198,105 +158,178 @@ class DQN:
     ) -> None:
         if num_envs is not None:
             hyperparameters["num_envs"] = int(num_envs)
-        cfg = _resolve_config(config, hyperparameters)
-        if isinstance(env, VectorEnv) and cfg.num_envs != env.num_envs:
-            cfg = cfg.replace(num_envs=int(env.num_envs))
+        cfg = resolve_config(config, hyperparameters)
         if env is None:
             raise ValueError(
                 "DQN(env=None) has no spaces to build a network for; pass an env (id, gym.Env "
                 "or VectorEnv), or use DQN.load(path) for a saved model without an env."
             )
-        built = make_env(env, cfg.num_envs, wrapper_options)
-        self._init_common(
-            cfg,
-            built.adapter.observation_space,
-            built.adapter.action_space,
-            env_id=built.env_id,
-            wrapper_options=built.wrapper_options,
-            seed=seed,
-            device=device,
-            tensorboard_log=tensorboard_log,
-            verbose=verbose,
-        )
-        self.torch_threads: int | None = torch_threads
-        self._attach(built.adapter)
-
-    # ------------------------------------------------------------------ construction
-    def _init_common(
-        self,
-        config: DQNConfig,
-        observation_space: gym.Space[Any],
-        action_space: gym.Space[Any],
-        *,
-        env_id: str | None,
-        wrapper_options: dict[str, Any] | None,
-        seed: int | None,
-        device: str | torch.device,
-        tensorboard_log: str | None,
-        verbose: int,
-    ) -> None:
-        _check_observation_space(observation_space)
-        if not isinstance(action_space, gym.spaces.Discrete):
-            raise ValueError(f"DQN needs a Discrete action space, got {action_space!r}.")
-        self.config = config
-        self.observation_space: gym.spaces.Box = observation_space  # type: ignore[assignment]
-        self.action_space: gym.spaces.Discrete = action_space
-        self.n_actions = int(action_space.n)
-        self.env_id = env_id
-        self.wrapper_options = wrapper_options
+        built: BuiltEnv | None = None
+        if isinstance(env, ModelSpec):
+            spec = env
+        else:
+            if isinstance(env, VectorEnv) and cfg.num_envs != env.num_envs:
+                cfg = cfg.replace(num_envs=int(env.num_envs))
+            built = make_env(env, cfg.num_envs, wrapper_options)
+            adapter = built.adapter
+            if not isinstance(adapter.action_space, gym.spaces.Discrete):
+                raise ValueError(
+                    f"DQN needs a Discrete action space, got {adapter.action_space!r}."
+                )
+            spec = ModelSpec(
+                check_observation_space(adapter.observation_space),
+                int(adapter.action_space.n),
+                built.env_id,
+                built.wrapper_options,
+            )
+        check_observation_space(spec.observation_space)
+        self.spec = spec
         self.seed = seed
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.tensorboard_log = tensorboard_log
         self.verbose = verbose
-        if not hasattr(self, "torch_threads"):
-            self.torch_threads = None
+        self.torch_threads = torch_threads
         if seed is not None:
             random.seed(seed)
             torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self._predict_rng = np.random.default_rng(None if seed is None else seed + 1)
+        space = spec.observation_space
         try:
-            self.q_net: QNetwork = build_q_network(observation_space, self.n_actions, config)
+            self.q_net: QNetwork = build_q_network(space, spec.n_actions, cfg).to(self.device)
         except ValueError as exc:
             raise ValueError(
-                f"The observations {observation_space} do not fit network={config.network!r}: {exc}"
+                f"The observations {space} do not fit network={cfg.network!r}: {exc}"
             ) from exc
-        self.q_net.to(self.device)
         self.q_net_target: QNetwork | None = None
-        if config.use_target_network:
-            self.q_net_target = build_q_network(observation_space, self.n_actions, config)
+        if cfg.use_target_network:
+            self.q_net_target = build_q_network(space, spec.n_actions, cfg)
             self.q_net_target.load_state_dict(self.q_net.state_dict())
             self.q_net_target.to(self.device).requires_grad_(False)
-        self.optimizer = make_optimizer(self.q_net.parameters(), config)
+        self.learner = Learner(
+            self.q_net,
+            self.q_net_target,
+            make_optimizer(self.q_net.parameters(), cfg),
+            cfg,
+            self.device,
+            image=is_image_space(space.shape, space.dtype),
+        )
+        self._config = cfg
         # counters and bookkeeping
         self.num_timesteps = 0
-        self._n_updates = 0
         self._updates_offset = 0
-        self._episode_num = 0
         self._total_timesteps = 0
         self._num_timesteps_at_start = 0
-        self.exploration_rate = config.exploration_final_eps
-        self.ep_info_buffer: deque[dict[str, float]] = deque(maxlen=100)
+        self.exploration_rate = cfg.exploration_final_eps
+        self.stats = TrainingStats(cfg.eval_qmax_states)
         self._last_obs: np.ndarray | None = None
         self._pending_autoreset: np.ndarray | None = None
-        self._loss_sum = 0.0
-        self._loss_count = 0
-        self._batch: tuple[Any, tuple[torch.Tensor, ...]] | None = None
-        self._learner: Learner | None = None
-        self._qmax_states: np.ndarray | None = None
-        self._qmax_filled = 0
+        self._refill = 0
         self.start_time = time.time_ns()
         self.replay_buffer: Any = None
         self._logger: Logger | None = None
         self._custom_logger = False
         self._adapter: EnvAdapter | None = None
         self._env_view: VecEnvView | None = None
+        if built is not None:
+            self._attach(built.adapter)
 
     def _attach(self, adapter: EnvAdapter) -> None:
         if adapter.num_envs != self.config.num_envs:
             self.config = self.config.replace(num_envs=adapter.num_envs)
         self._adapter = adapter
         self._env_view = None
+
+    # ------------------------------------------------------------------ state
+    @property
+    def config(self) -> DQNConfig:
+        """The hyperparameters (setting a new config reaches the learner too)."""
+        return self._config
+
+    @config.setter
+    def config(self, config: DQNConfig) -> None:
+        self._config = config
+        self.learner.config = config
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer of the online network (owned by the `learner`)."""
+        return self.learner.optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        self.learner.optimizer = optimizer
+
+    @property
+    def observation_space(self) -> gym.spaces.Box:
+        """The observation space the network takes."""
+        return self.spec.observation_space
+
+    @property
+    def action_space(self) -> gym.spaces.Discrete:
+        """The ``Discrete`` action space."""
+        return gym.spaces.Discrete(self.spec.n_actions)
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions."""
+        return self.spec.n_actions
+
+    @property
+    def env_id(self) -> str | None:
+        """The env id the model was trained on (``None`` for an env without one)."""
+        return self.spec.env_id
+
+    @property
+    def wrapper_options(self) -> dict[str, Any] | None:
+        """The Atari wrapper options the model was trained with (``None`` otherwise)."""
+        options = self.spec.wrapper_options
+        return None if options is None else dict(options)
+
+    @property
+    def env(self) -> VecEnvView | None:
+        """The training env as SB3 sees it (``model.env``; same as `get_env`)."""
+        return self.get_env()
+
+    @property
+    def gamma(self) -> float:
+        """The discount factor (``config.gamma``; SB3's attribute)."""
+        return self.config.gamma
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate (``config.learning_rate``; SB3's attribute)."""
+        return self.config.learning_rate
+
+    @property
+    def batch_size(self) -> int:
+        """The minibatch size (``config.batch_size``; SB3's attribute)."""
+        return self.config.batch_size
+
+    @property
+    def n_updates(self) -> int:
+        """Gradient updates done so far."""
+        return self.learner.n_updates
+
+    @property
+    def episode_num(self) -> int:
+        """Episodes (full games for Atari) finished in the current `learn` count."""
+        return self.stats.episode_num
+
+    @property
+    def ep_info_buffer(self) -> deque[dict[str, float]]:
+        """The last 100 finished episodes: raw score ``r``, length ``l``, time ``t`` (SB3)."""
+        return self.stats.ep_info_buffer
+
+    @property
+    def last_obs(self) -> np.ndarray | None:
+        """The observation the next training action is chosen from (``None``: a new game)."""
+        return self._last_obs
+
+    @property
+    def env_adapter(self) -> EnvAdapter | None:
+        """The training env behind its batched interface (``None`` without an env)."""
+        return self._adapter
 
     # ------------------------------------------------------------------ SB3 surface
     @property
@@ -341,7 +374,7 @@ class DQN:
         """The online Q-network (alias of ``q_net``, for SB3-style code)."""
         return self.q_net
 
-    def set_env(self, env: str | gym.Env[Any, Any] | VectorEnv, force_reset: bool = True) -> None:
+    def set_env(self, env: EnvLike, force_reset: bool = True) -> None:
         """Replace the training env (validated against the model's spaces and env id).
 
         Args:
@@ -352,7 +385,7 @@ class DQN:
         Raises:
             ValueError: The env does not fit the model (id, spaces).
         """
-        num_envs = _env_count(env, self.config.num_envs)
+        num_envs = env_count(env, self.config.num_envs)
         replay = self.replay_buffer
         if replay is not None and replay.num_envs != num_envs:
             raise ValueError(
@@ -369,28 +402,9 @@ class DQN:
 
     def _check_env_fits(self, built: BuiltEnv, source: str) -> None:
         adapter = built.adapter
-        model_id, env_id = self.env_id, built.env_id
-        if model_id is not None and env_id is not None and not _same_env(model_id, env_id):
-            raise ValueError(
-                f"{source} was trained on {model_id!r} but the env is {env_id!r}; pass an "
-                f"{model_id!r} env (or no env: DQN.load(path) builds it from the id)."
-            )
-        obs_space = adapter.observation_space
-        if (
-            tuple(obs_space.shape or ()) != tuple(self.observation_space.shape)
-            or obs_space.dtype != self.observation_space.dtype
-        ):
-            raise ValueError(
-                f"{source} expects observations of shape {self.observation_space.shape} "
-                f"{self.observation_space.dtype}, the env gives {obs_space.shape} "
-                f"{obs_space.dtype}."
-            )
-        if int(adapter.action_space.n) != self.n_actions:  # type: ignore[attr-defined]
-            raise ValueError(
-                f"{source} has {self.n_actions} actions, the env has "
-                f"{adapter.action_space}; pick the same game / action set "
-                f"(full_action_space) as in training."
-            )
+        self.spec.check_env(
+            built.env_id, adapter.observation_space, adapter.action_space, source=source
+        )
 
     # ------------------------------------------------------------------ acting
     def _greedy(self, obs: np.ndarray) -> np.ndarray:
@@ -439,20 +453,22 @@ class DQN:
         batch = obs[None] if single else obs
         if batch.dtype != self.observation_space.dtype:
             batch = batch.astype(self.observation_space.dtype)
-        if deterministic or self.exploration_rate <= 0.0:
-            actions = self._greedy(batch).astype(np.int64)
-        else:
-            rng = self._predict_rng
-            explore = rng.random(len(batch)) < self.exploration_rate
-            actions = rng.integers(self.n_actions, size=len(batch))
-            if not explore.all():
-                actions = np.where(explore, actions, self._greedy(batch)).astype(np.int64)
+        # A few observations: one thread is fastest (see dqn_agents.devices.inference_threads).
+        with torch_threads(inference_threads() if self.device.type == "cpu" else None):
+            if deterministic or self.exploration_rate <= 0.0:
+                actions = self._greedy(batch).astype(np.int64)
+            else:
+                actions = epsilon_greedy(
+                    partial(self._greedy, batch),
+                    len(batch),
+                    self.n_actions,
+                    self.exploration_rate,
+                    self._predict_rng,
+                )
         return (actions[0] if single else actions), state
 
     # ------------------------------------------------------------------ learning
     def _make_replay(self) -> Any:
-        from dqn_agents.replay import make_replay_buffer
-
         replay = make_replay_buffer(
             self.observation_space,
             self.config.buffer_size,
@@ -466,20 +482,20 @@ class DQN:
     def _replay_source(self) -> dict[str, Any]:
         """What a replay file of this agent must match: the game and the action count."""
         source: dict[str, Any] = {"n_actions": int(self.n_actions)}
-        if self.env_id is not None:
-            from dqn_agents.wrappers import is_atari_id, resolve_env_id
-
-            atari = is_atari_id(self.env_id)
-            source["game"] = resolve_env_id(self.env_id).game if atari else self.env_id
+        if self.spec.game is not None:
+            source["game"] = self.spec.game
         return source
 
-    def _cpu_threads(self) -> int:
-        """Torch threads for learning on CPU.
+    def training_threads(self) -> int:
+        """Torch CPU threads `learn` uses.
 
         ``torch_threads`` when set; else 1 for MLPs (tiny matrices gain nothing from
         threads) and, for CNNs, the cores idle when `learn` starts (at most 8; see
-        `dqn_agents.learner.cnn_cpu_threads`): on a busy 2-core machine 2 threads made
+        `dqn_agents.devices.cnn_cpu_threads`): on a busy 2-core machine 2 threads made
         one update 7x slower, on an idle one about 2x faster.
+
+        Returns:
+            The thread count.
         """
         if self.torch_threads is not None:
             return self.torch_threads
@@ -490,8 +506,7 @@ class DQN:
     def _reset_env(self) -> np.ndarray:
         assert self._adapter is not None
         seed = self.seed if self.num_timesteps == 0 else None
-        obs = self._adapter.reset(seed=seed)
-        return obs
+        return self._adapter.reset(seed=seed)
 
     def learn(
         self,
@@ -535,17 +550,20 @@ class DQN:
             >>> agent.learn(100).num_timesteps
             100
         """
+        if isinstance(total_timesteps, bool) or not isinstance(total_timesteps, int | np.integer):
+            raise TypeError(f"total_timesteps must be an int, got {total_timesteps!r}.")
+        if total_timesteps < 1:
+            raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}.")
         if self._adapter is None:
             raise RuntimeError("This agent has no env; pass env= to DQN.load or call set_env().")
         adapter = self._adapter
-        cfg = self.config
         # ---- setup (SB3's _setup_learn)
         self.start_time = time.time_ns()
         if reset_num_timesteps:
             self.num_timesteps = 0
-            self._episode_num = 0
-            self._updates_offset = self._n_updates
-            self.ep_info_buffer.clear()
+            self.stats.episode_num = 0
+            self._updates_offset = self.n_updates
+            self.stats.ep_info_buffer.clear()
         else:
             total_timesteps += self.num_timesteps
         self._total_timesteps = total_timesteps
@@ -566,31 +584,37 @@ class DQN:
                 self.replay_buffer.end_episodes()
             self._last_obs = self._reset_env()
         elif self._pending_autoreset is not None:
-            adapter._pending_autoreset = self._pending_autoreset.copy()
+            adapter.pending_autoreset = self._pending_autoreset.copy()
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay()
+        self._refill = 0
+        warm = min(self.config.learning_starts, self.config.buffer_size)
+        if self.num_timesteps >= self.config.learning_starts and len(self.replay_buffer) < warm:
+            # Resumed without the replay memory: refill it before updating again, instead of
+            # fitting the network to a few fresh transitions (SB3 would).
+            self._refill = warm - len(self.replay_buffer)
+            warnings.warn(
+                f"The replay memory holds {len(self.replay_buffer)} transitions but training "
+                f"is past learning_starts ({self.config.learning_starts}): the next "
+                f"{self._refill} steps refill it (acting with the current epsilon, no "
+                "updates). Load the saved memory (load_replay_buffer) to continue at once.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if not self._custom_logger:
             self._logger = configure_logger(
                 self.verbose, self.tensorboard_log, tb_log_name, reset_num_timesteps
             )
-        if cfg.eval_qmax_states > 0 and self._qmax_states is None:
-            self._qmax_states = np.zeros(
-                (cfg.eval_qmax_states, *self.observation_space.shape), self.observation_space.dtype
-            )
-            self._qmax_filled = 0
         cb = init_callback(callback, self, progress_bar)
         cb_locals = new_locals(total_timesteps, tb_log_name, self)
         cb_locals["callback"], cb_locals["log_interval"] = cb, log_interval
         cb.on_training_start(cb_locals, {})
-        previous_threads = torch.get_num_threads()
-        if self.device.type == "cpu":
-            torch.set_num_threads(self._cpu_threads())
-        with _deferred_sigint() as interrupted:
+        threads = self.training_threads() if self.device.type == "cpu" else None
+        with torch_threads(threads), _deferred_sigint() as interrupted:
             try:
                 self._loop(total_timesteps, cb, cb_locals, log_interval, interrupted)
             finally:
-                self._pending_autoreset = adapter._pending_autoreset.copy()
-                torch.set_num_threads(previous_threads)
+                self._pending_autoreset = adapter.pending_autoreset.copy()
         cb.on_training_end()
         return self
 
@@ -611,12 +635,8 @@ class DQN:
         cfg = self.config
         adapter = self._adapter
         assert adapter is not None and self._last_obs is not None
-        replay, rng, n_envs, n_actions = (
-            self.replay_buffer,
-            self.rng,
-            adapter.num_envs,
-            self.n_actions,
-        )
+        replay, rng, stats = self.replay_buffer, self.rng, self.stats
+        n_envs, n_actions = adapter.num_envs, self.n_actions
         learning_starts, train_freq, gradient_steps = (
             cfg.learning_starts,
             cfg.train_freq,
@@ -624,7 +644,7 @@ class DQN:
         )
         qmax_stride = max(1, learning_starts // max(1, cfg.eval_qmax_states * n_envs))
         obs = self._last_obs
-        all_valid = adapter._all_valid
+        all_valid = adapter.all_valid
         callback.on_rollout_start()
         while self.num_timesteps < total_timesteps:
             if interrupted[0]:
@@ -635,10 +655,8 @@ class DQN:
                 actions = rng.integers(n_actions, size=n_envs)
             else:
                 self.exploration_rate = epsilon_at(self.num_timesteps, cfg, total_timesteps)
-                explore = rng.random(n_envs) < self.exploration_rate
-                actions = rng.integers(n_actions, size=n_envs)
-                if not explore.all():
-                    actions = np.where(explore, actions, self._greedy(obs))
+                greedy = partial(self._greedy, obs)
+                actions = epsilon_greedy(greedy, n_envs, n_actions, self.exploration_rate, rng)
             # 2. Execute it in the emulator; observe reward and next frame stack.
             step = adapter.step(actions)
             # 3. Store the transition (the true next observation; truncation bootstraps).
@@ -651,102 +669,40 @@ class DQN:
                 step.truncated,
                 env_mask=None if step.valid is all_valid else step.valid,
             )
-            if self._qmax_states is not None and self._qmax_filled < len(self._qmax_states):
-                if self.num_timesteps % qmax_stride == 0 or self.num_timesteps >= learning_starts:
-                    self._qmax_states[self._qmax_filled] = obs[0]
-                    self._qmax_filled += 1
+            if stats.wants_state() and (
+                self.num_timesteps % qmax_stride == 0 or self.num_timesteps >= learning_starts
+            ):
+                stats.add_state(obs[0])
             obs = step.obs
             self._last_obs = obs
             self.num_timesteps += n_envs
             # episode bookkeeping (raw game scores from info["episode"])
             if step.dones.any():
-                self._record_episodes(step.infos, step.dones, log_interval)
+                ended = stats.record_episodes(step.infos, step.dones)
+                if log_interval and ended and stats.episode_num % log_interval < ended:
+                    self.dump_logs()
             cb_locals["actions"], cb_locals["new_obs"] = actions, step.next_obs
             cb_locals["rewards"], cb_locals["dones"] = step.rewards, step.dones
             cb_locals["infos"] = step.infos
             callback.update_locals(cb_locals)
             if not callback.on_step():
                 break
-            # 4. Sample random minibatches and do gradient descent on the TD error.
-            if self.num_timesteps > learning_starts:
+            # 4. Sample random minibatches and do gradient descent on the TD error; every C
+            #    updates the target network is synced (dqn_agents.learner.Learner.train).
+            if self._refill > 0:
+                self._refill -= n_envs
+                if self._refill <= 0:  # the updates missed while refilling are not owed
+                    missed = ((self.num_timesteps - learning_starts) // train_freq) * gradient_steps
+                    self._updates_offset = self.n_updates - missed
+            elif self.num_timesteps > learning_starts:
                 due = (
                     self._updates_offset
                     + ((self.num_timesteps - learning_starts) // train_freq) * gradient_steps
                 )
-                while self._n_updates < due:
-                    self._train_step()
+                if due > self.n_updates:
+                    self.learner.train(replay, rng, due - self.n_updates, step=self.num_timesteps)
         callback.on_rollout_end()
 
-    def _record_episodes(
-        self, infos: list[dict[str, Any]], dones: np.ndarray, log_interval: int | None
-    ) -> None:
-        for i in np.flatnonzero(dones):
-            episode = infos[i].get("episode")
-            if episode is None:
-                continue
-            self.ep_info_buffer.append(
-                {"r": float(episode["r"]), "l": float(episode["l"]), "t": float(episode["t"])}
-            )
-            self._episode_num += 1
-            if log_interval and self._episode_num % log_interval == 0:
-                self.dump_logs()
-
-    def _batch_buffers(self) -> tuple[Any, tuple[torch.Tensor, ...]]:
-        """Preallocated minibatch arrays (numpy views of torch tensors; pinned on CUDA)."""
-        if self._batch is None:
-            template = self.replay_buffer.allocate_batch(self.config.batch_size)
-            pin = self.device.type == "cuda"
-            tensors = tuple(
-                torch.empty(a.shape, dtype=torch.from_numpy(a[:0]).dtype, pin_memory=pin)
-                for a in template
-            )
-            self._batch = (type(template)(*(t.numpy() for t in tensors)), tensors)
-        return self._batch
-
-    def _learner_for_run(self) -> Learner:
-        """The update step (fused Adam, batch staging, loss syncs), built once per optimizer."""
-        learner = self._learner
-        if (
-            learner is None
-            or learner.optimizer is not self.optimizer
-            or learner.config is not self.config
-        ):
-            learner = Learner(
-                self.q_net,
-                self.q_net_target,
-                self.optimizer,
-                self.config,
-                self.device,
-                image=is_image_space(self.observation_space.shape, self.observation_space.dtype),
-            )
-            self._learner = learner
-        return learner
-
-    def _train_step(self) -> None:
-        cfg = self.config
-        replay = self.replay_buffer
-        learner = self._learner_for_run()
-        batch = learner.batch(replay, self.rng, cfg.batch_size, self._batch_buffers)
-        # TD target y = r + gamma^n * max_a' Q_target(s', a') (no bootstrap at terminals),
-        # loss, backward, clipping and the optimizer step: dqn_agents.learner.Learner.
-        count = learner.pending_count + 1
-        check = (self._n_updates + 1) % learner.sync_every == 0
-        loss_sum = learner.update(batch, check=check)
-        if loss_sum is not None:
-            if not math.isfinite(loss_sum):
-                raise NonFiniteLossError(
-                    f"The TD loss is {loss_sum} at step {self.num_timesteps} (gradient update "
-                    f"{self._n_updates + 1}); training stopped. Lower learning_rate, keep "
-                    f"max_grad_norm set, or check the rewards/observations for NaN/inf."
-                )
-            self._loss_sum += loss_sum
-            self._loss_count += count
-        self._n_updates += 1
-        # Every C updates: target network <- online network (hard, or Polyak if tau < 1).
-        if self.q_net_target is not None and self._n_updates % cfg.target_update_interval == 0:
-            soft_update_(self.q_net_target, self.q_net, cfg.tau)
-
-    @torch.no_grad()
     def average_max_q(self) -> float | None:
         """The papers' learning-curve metric: mean of ``max_a Q(s, a)`` over fixed states.
 
@@ -756,107 +712,113 @@ class DQN:
         Returns:
             The average, or ``None`` before any state was collected.
         """
-        if self._qmax_states is None or self._qmax_filled == 0:
-            return None
-        states = torch.as_tensor(self._qmax_states[: self._qmax_filled], device=self.device)
-        return float(self.q_net(states).max(dim=1).values.mean().item())
+        return self.stats.average_max_q(self.q_net, self.device)
 
     def dump_logs(self) -> None:
         """Write the SB3 log table: raw episode scores, loss, epsilon, fps, average max-Q."""
-        logger = self.logger
-        elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
-        fps = int((self.num_timesteps - self._num_timesteps_at_start) / elapsed)
-        logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        if self.ep_info_buffer:
-            logger.record("rollout/ep_rew_mean", safe_mean([e["r"] for e in self.ep_info_buffer]))
-            logger.record("rollout/ep_len_mean", safe_mean([e["l"] for e in self.ep_info_buffer]))
-        logger.record("rollout/exploration_rate", self.exploration_rate)
-        logger.record("time/fps", fps)
-        logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
-        logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
-        if self._loss_count:
-            logger.record("train/loss", self._loss_sum / self._loss_count)
-            self._loss_sum, self._loss_count = 0.0, 0
-        logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        logger.record("train/learning_rate", self.config.learning_rate)
-        if self._n_updates > 0:
-            qmax = self.average_max_q()
-            if qmax is not None:
-                logger.record("train/avg_max_q", qmax)
-        logger.dump(step=self.num_timesteps)
+        self.stats.dump(
+            self.logger,
+            num_timesteps=self.num_timesteps,
+            steps_since_start=self.num_timesteps - self._num_timesteps_at_start,
+            start_time_ns=self.start_time,
+            exploration_rate=self.exploration_rate,
+            loss=self.learner.pop_mean_loss(),
+            n_updates=self.n_updates,
+            learning_rate=self.config.learning_rate,
+            avg_max_q=self.average_max_q() if self.n_updates > 0 else None,
+        )
 
     # ------------------------------------------------------------------ replay files
-    def save_replay_buffer(self, path: str | os.PathLike[str]) -> None:
+    def save_replay_buffer(self, path: str | os.PathLike[str]) -> Path:
         """Save the replay memory as a numpy ``.npz`` (no pickle), atomically.
 
-        The path is used as given (SB3's ``CheckpointCallback`` passes ``..._steps.pkl``;
-        the content is still a numpy archive, never a pickle).
+        A ``.pkl`` path (SB3's ``CheckpointCallback`` asks for ``..._steps.pkl``) is
+        written as ``.npz``: the file is named for what it is, never a pickle.
 
         Args:
             path: Destination file.
+
+        Returns:
+            The path written.
 
         Raises:
             RuntimeError: There is no replay memory yet (call `learn` first).
         """
         if self.replay_buffer is None:
             raise RuntimeError("No replay memory yet: it is created by learn().")
-        self.replay_buffer.save(os.fspath(path))
+        target = _replay_file(path)
+        self.replay_buffer.save(os.fspath(target))
+        return target
 
     def load_replay_buffer(self, path: str | os.PathLike[str]) -> None:
         """Load a replay memory written by `save_replay_buffer` (no pickle).
 
         Args:
-            path: The file.
+            path: The file (a ``.pkl`` name finds the ``.npz`` that `save_replay_buffer`
+                wrote for it).
         """
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay()
-        self.replay_buffer.load(os.fspath(path))
-        self._batch = None
+        given = Path(os.fspath(path))
+        self.replay_buffer.load(os.fspath(given if given.exists() else _replay_file(given)))
 
     # ------------------------------------------------------------------ saving
     def _meta(self) -> dict[str, Any]:
-        return {
-            "format": ser.FORMAT_NAME,
-            "format_version": ser.FORMAT_VERSION,
-            "config": self.config.to_dict(),
-            "env_id": self.env_id,
-            "wrapper_options": self.wrapper_options,
-            "observation_space": _space_summary(self.observation_space),
-            "action_space": {"n": self.n_actions},
-            "network": describe_network(self.q_net),
-            "versions": ser.library_versions(),
-            "num_timesteps": int(self.num_timesteps),
-            "algorithm": "DQN",
-        }
+        return model_meta(self.config, self.spec, self.q_net.describe(), self.num_timesteps)
 
-    def _training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        opt_tensors, opt_json = ser.flatten_optimizer_state(self.optimizer.state_dict())
-        tensors = dict(opt_tensors)
-        if self.q_net_target is not None:
-            for key, value in self.q_net_target.state_dict().items():
-                tensors[f"target_net.{key}"] = value
-        if self._last_obs is not None:
-            tensors["last_obs"] = torch.from_numpy(np.ascontiguousarray(self._last_obs))
-        pending = self._adapter._pending_autoreset if self._adapter is not None else None
-        state = {
-            "num_timesteps": int(self.num_timesteps),
-            "n_updates": int(self._n_updates),
-            "updates_offset": int(self._updates_offset),
-            "episode_num": int(self._episode_num),
-            "total_timesteps": int(self._total_timesteps),
-            "exploration_rate": float(self.exploration_rate),
-            "seed": self.seed,
-            "optimizer": ser.jsonable(opt_json),
-            "rng": ser.rng_state_to_json(
-                torch.get_rng_state(), self.rng.bit_generator.state, random.getstate()
-            ),
-            "predict_rng": ser.jsonable(self._predict_rng.bit_generator.state),
-            "ep_info_buffer": list(self.ep_info_buffer),
-            "pending_autoreset": None if pending is None else pending.tolist(),
-            "loss_sum": self._loss_sum,
-            "loss_count": self._loss_count,
-        }
-        return tensors, state
+    def training_state(self) -> TrainingState:
+        """Everything besides the weights that an exact resume needs (what `save` stores).
+
+        Returns:
+            A `dqn_agents.checkpoint.TrainingState` (tensors are the live ones: copy
+            before changing them).
+        """
+        pending = self._adapter.pending_autoreset if self._adapter is not None else None
+        return TrainingState(
+            num_timesteps=int(self.num_timesteps),
+            n_updates=self.n_updates,
+            updates_offset=int(self._updates_offset),
+            episode_num=self.stats.episode_num,
+            total_timesteps=int(self._total_timesteps),
+            exploration_rate=float(self.exploration_rate),
+            seed=self.seed,
+            rng=capture_rngs(self.rng),
+            predict_rng=dict(self._predict_rng.bit_generator.state),
+            ep_info_buffer=list(self.ep_info_buffer),
+            pending_autoreset=None if pending is None else pending.tolist(),
+            loss_sum=self.learner.loss_sum,
+            loss_count=self.learner.loss_count,
+            last_obs=self._last_obs,
+            optimizer=self.optimizer.state_dict(),
+            target_net=None if self.q_net_target is None else self.q_net_target.state_dict(),
+        )
+
+    def _restore(self, state: TrainingState, where: str, *, restore_optimizer: bool) -> None:
+        """Apply a saved training state (the optimizer's hyperparameters stay this config's)."""
+        try:
+            if restore_optimizer and state.optimizer is not None:
+                self.learner.load_optimizer_state(state.optimizer)
+            if self.q_net_target is not None and state.target_net:
+                self.q_net_target.load_state_dict(state.target_net, strict=True)
+            restore_rngs(state.rng, self.rng)
+            if state.predict_rng is not None:
+                self._predict_rng.bit_generator.state = dict(state.predict_rng)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ser.ModelFormatError(
+                f"{where}: the training state (optimizer/counters/RNG) is invalid: {exc!r}. "
+                f"Load the weights only with DQN.load on a folder written by save_pretrained."
+            ) from exc
+        self._last_obs = None if state.last_obs is None else state.last_obs
+        pending = state.pending_autoreset
+        self._pending_autoreset = None if pending is None else np.asarray(pending, bool)
+        self.num_timesteps = state.num_timesteps
+        self.learner.n_updates = state.n_updates
+        self.learner.loss_sum, self.learner.loss_count = state.loss_sum, state.loss_count
+        self._updates_offset = state.updates_offset
+        self.stats.episode_num = state.episode_num
+        self._total_timesteps = state.total_timesteps
+        self.exploration_rate = state.exploration_rate
+        self.stats.ep_info_buffer.extend(state.ep_info_buffer)
 
     def save(self, path: str | os.PathLike[str], include_training_state: bool = True) -> Path:
         """Save to one zip file (``.zip`` appended when the path has no suffix, as SB3).
@@ -884,7 +846,7 @@ class DQN:
         tensors: dict[str, torch.Tensor] | None = None
         state: dict[str, Any] | None = None
         if include_training_state:
-            tensors, state = self._training_state()
+            tensors, state = self.training_state().encode()
         return ser.write_model_file(target, self._meta(), self.q_net.state_dict(), tensors, state)
 
     def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
@@ -902,7 +864,7 @@ class DQN:
     def load(
         cls,
         path: str | os.PathLike[str],
-        env: str | gym.Env[Any, Any] | VectorEnv | None = None,
+        env: EnvLike | None = None,
         device: str | torch.device = "auto",
         *,
         force_reset: bool = False,
@@ -938,39 +900,46 @@ class DQN:
         """
         meta, state_dict, extras = ser.read_model(path)
         where = os.fspath(path)
+        upgrade = ""
+        newer = newer_version(meta)
+        if newer is not None:
+            upgrade = f" It was saved by dqn-agents {newer}: pip install -U dqn-agents."
+            warnings.warn(
+                f"{where} was saved by dqn-agents {newer}, newer than this {__version__}; if "
+                "it fails to load or acts differently, upgrade: pip install -U dqn-agents.",
+                UserWarning,
+                stacklevel=2,
+            )
         try:
-            config = DQNConfig.from_dict(meta["config"])
+            saved_config = DQNConfig.from_dict(meta["config"])
+            spec = ModelSpec.from_meta(meta)
         except (ValueError, TypeError) as exc:
-            raise ser.ModelFormatError(f"{where}: invalid config in config.json: {exc}") from exc
-        saved_config = config
-        if overrides:
-            config = config.replace(**overrides)
-        try:
-            obs_space = _space_from_summary(meta["observation_space"])
-            action_space = gym.spaces.Discrete(int(meta["action_space"]["n"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ser.ModelFormatError(
-                f"{where}: config.json lacks a valid observation_space/action_space ({exc})."
-            ) from exc
-        env_id = meta.get("env_id")
-        wrapper_options = meta.get("wrapper_options")
+            raise ser.ModelFormatError(f"{where}: invalid config.json: {exc}{upgrade}") from exc
+        config = saved_config.replace(**overrides) if overrides else saved_config
+        training = None
+        if "training_state" in extras:
+            training = TrainingState.decode(
+                extras.get("optimizer", {}), extras["training_state"], where
+            )
         built: BuiltEnv | None = None
-        if env is None and env_id is not None and _can_build(env_id):
-            built = make_env(env_id, config.num_envs, wrapper_options)
+        if env is None and spec.env_id is not None and can_build(spec.env_id):
+            built = make_env(spec.env_id, config.num_envs, spec.wrapper_options)
         elif env is not None:
-            num_envs = _env_count(env, config.num_envs)
-            built = make_env(env, num_envs, wrapper_options if isinstance(env, str) else None)
-        if built is not None and built.adapter.num_envs != config.num_envs:
+            num_envs = env_count(env, config.num_envs)
+            options = spec.wrapper_options if isinstance(env, str) else None
+            built = make_env(env, num_envs, None if options is None else dict(options))
+        if built is not None:
+            spec.check_env(
+                built.env_id,
+                built.adapter.observation_space,
+                built.adapter.action_space,
+                source=f"The model {where}",
+            )
             config = config.replace(num_envs=built.adapter.num_envs)
-        training = extras.get("training_state", {})
-        agent = cls.__new__(cls)
-        agent._init_common(
+        agent = cls(
+            spec,
             config,
-            obs_space,
-            action_space,
-            env_id=env_id,
-            wrapper_options=wrapper_options,
-            seed=training.get("seed"),
+            seed=None if training is None else training.seed,
             device=device,
             tensorboard_log=tensorboard_log,
             verbose=verbose,
@@ -983,12 +952,11 @@ class DQN:
                 f"config describes ({config.network}, dueling={config.dueling}): {exc}"
             ) from exc
         if built is not None:
-            agent._check_env_fits(built, source=f"The model {where}")
             if built.env_id is None and isinstance(env, gym.Env | VectorEnv):
                 built.env_id = env_id_of(env)
             agent._attach(built.adapter)
         agent.num_timesteps = int(meta.get("num_timesteps", 0))
-        if training:
+        if training is not None:
             same_optimizer = (config.optimizer, config.optimizer_kwargs) == (
                 saved_config.optimizer,
                 saved_config.optimizer_kwargs,
@@ -1002,84 +970,22 @@ class DQN:
                     RuntimeWarning,
                     stacklevel=2,
                 )
-            agent._restore_training_state(
-                training, extras.get("optimizer", {}), where, restore_optimizer=same_optimizer
-            )
+            agent._restore(training, where, restore_optimizer=same_optimizer)
             if force_reset:
                 agent._last_obs = None
         return agent
 
-    def _restore_training_state(
-        self,
-        state: dict[str, Any],
-        tensors: dict[str, torch.Tensor],
-        where: str,
-        *,
-        restore_optimizer: bool = True,
-    ) -> None:
-        """Restore optimizer, target network, counters and RNG states of a saved agent.
-
-        ``restore_optimizer=False`` skips the optimizer's saved state (the optimizer
-        changed on load). The optimizer's hyperparameters
-        (learning rate, betas, ...) are always this agent's config, so that overrides given
-        to `load` take effect; with no override they equal the saved ones.
-        """
-        try:
-            if restore_optimizer:
-                fresh = [
-                    {k: v for k, v in group.items() if k != "params"}
-                    for group in self.optimizer.param_groups
-                ]
-                opt_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
-                self.optimizer.load_state_dict(
-                    ser.unflatten_optimizer_state(opt_tensors, state["optimizer"])
-                )
-                for group, hyper in zip(self.optimizer.param_groups, fresh, strict=True):
-                    group.update(hyper)
-            if self.q_net_target is not None:
-                target = {
-                    k[len("target_net.") :]: v
-                    for k, v in tensors.items()
-                    if k.startswith("target_net.")
-                }
-                if target:
-                    self.q_net_target.load_state_dict(target, strict=True)
-            last_obs = tensors.get("last_obs")
-            self._last_obs = None if last_obs is None else last_obs.numpy().copy()
-            pending = state.get("pending_autoreset")
-            self._pending_autoreset = None if pending is None else np.asarray(pending, bool)
-            self.num_timesteps = int(state["num_timesteps"])
-            self._n_updates = int(state["n_updates"])
-            self._updates_offset = int(state.get("updates_offset", 0))
-            self._episode_num = int(state.get("episode_num", 0))
-            self._total_timesteps = int(state.get("total_timesteps", 0))
-            self.exploration_rate = float(state.get("exploration_rate", self.exploration_rate))
-            self._loss_sum = float(state.get("loss_sum", 0.0))
-            self._loss_count = int(state.get("loss_count", 0))
-            for info in state.get("ep_info_buffer", []):
-                self.ep_info_buffer.append({k: float(v) for k, v in info.items()})
-            torch_rng, numpy_rng, python_rng = ser.rng_state_from_json(state["rng"])
-            torch.set_rng_state(torch_rng)
-            self.rng.bit_generator.state = numpy_rng
-            random.setstate(python_rng)
-            if "predict_rng" in state:
-                self._predict_rng.bit_generator.state = dict(state["predict_rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ser.ModelFormatError(
-                f"{where}: the training state (optimizer/counters/RNG) is invalid: {exc!r}. "
-                f"Load the weights only with DQN.load on a folder written by save_pretrained."
-            ) from exc
-
+    # ------------------------------------------------------------------ Hub and evaluation
     @classmethod
     def from_pretrained(
         cls,
         repo_id: str,
         *,
         revision: str | None = None,
-        env: str | gym.Env[Any, Any] | VectorEnv | None = None,
+        env: EnvLike | None = None,
         device: str | torch.device = "auto",
     ) -> DQN:
-        """Download a model from the Hugging Face Hub (delegates to `dqn_agents.hub`).
+        """Download a model from the Hugging Face Hub (or the local zoo) and load it.
 
         Args:
             repo_id: ``"user/name"`` on the Hub.
@@ -1089,14 +995,17 @@ class DQN:
 
         Returns:
             The agent.
-        """
-        from dqn_agents.hub import load_from_hub
 
-        agent: DQN = load_from_hub(repo_id, revision=revision, env=env, device=str(device))
-        return agent
+        Raises:
+            dqn_agents.hub.HubError: A subclass saying what went wrong.
+        """
+        # huggingface_hub is an optional extra: the Hub modules load only when used.
+        from dqn_agents.hub.pull import load_model
+
+        return load_model(repo_id, cls.load, revision=revision, env=env, device=str(device))
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> Any:
-        """Upload this model to the Hugging Face Hub (delegates to `dqn_agents.hub`).
+        """Upload this model to the Hugging Face Hub (`dqn_agents.hub.push_to_hub`).
 
         Args:
             repo_id: ``"user/name"`` on the Hub.
@@ -1105,11 +1014,10 @@ class DQN:
         Returns:
             Whatever ``dqn_agents.hub.push_to_hub`` returns (the commit info / URL).
         """
-        from dqn_agents.hub import push_to_hub
+        from dqn_agents.hub.push import push_to_hub
 
         return push_to_hub(self, repo_id, **kwargs)
 
-    # ------------------------------------------------------------------ evaluation
     def evaluate(
         self,
         n_episodes: int = 10,
@@ -1133,17 +1041,15 @@ class DQN:
         Returns:
             An `dqn_agents.evaluation.EvalResult` (mean, std, scores, lengths).
         """
-        from dqn_agents.evaluation import evaluate
-
-        return evaluate(
-            self,
-            n_episodes,
-            env,
-            deterministic=deterministic,
-            epsilon=epsilon,
-            seed=seed,
-            video_path=video_path,
-        )
+        if epsilon is not None and not 0.0 <= float(epsilon) <= 1.0:
+            raise ValueError(f"epsilon must be between 0 and 1, got {epsilon}.")
+        training = self._adapter
+        if isinstance(env, gym.Env) and training is not None:
+            if training.env.unwrapped is env.unwrapped:
+                self._last_obs = None  # the training game is abandoned: the next learn resets
+        if epsilon is None and not deterministic:
+            epsilon = self.exploration_rate
+        return evaluate(self, n_episodes, env, epsilon=epsilon, seed=seed, video_path=video_path)
 
     def __repr__(self) -> str:
         return (
@@ -1152,27 +1058,9 @@ class DQN:
         )
 
 
-def _can_build(env_id: str) -> bool:
-    from dqn_agents.wrappers import is_atari_id
-
-    return is_atari_id(env_id) or env_id in gym.registry
-
-
-def _env_count(env: str | gym.Env[Any, Any] | VectorEnv, configured: int) -> int:
-    """Envs that ``env`` gives: its own count, 1 for a ``gym.Env``, ``configured`` for an id."""
-    if isinstance(env, VectorEnv):
-        return int(env.num_envs)
-    return int(configured) if isinstance(env, str) else 1
-
-
-def _same_env(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    from dqn_agents.wrappers import is_atari_id, resolve_env_id
-
-    if is_atari_id(a) and is_atari_id(b):
-        return resolve_env_id(a).game == resolve_env_id(b).game
-    return False
+def _replay_file(path: str | os.PathLike[str]) -> Path:
+    target = Path(os.fspath(path))
+    return target.with_suffix(".npz") if target.suffix == ".pkl" else target
 
 
 @contextlib.contextmanager

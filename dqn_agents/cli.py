@@ -19,7 +19,7 @@ Examples (shell)::
 A ``--config`` file (JSON or TOML) holds an optional ``preset`` name, `DQNConfig`
 fields, and optionally a ``wrapper_options`` table; ``--preset`` and ``--set key=value``
 override it. Other packages add sub-commands without editing this file: if
-``dqn_agents.hub._cli`` exists, its ``register(subparsers)`` is called (the parser it
+``dqn_agents.hub.cli`` exists, its ``register(subparsers)`` is called (the parser it
 returns sets ``func``).
 
 Example:
@@ -42,24 +42,46 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dqn_agents.config import PRESETS
+
 __all__ = ["build_parser", "load_config_file", "main"]
 
 
-def _int(text: str) -> int:
-    return int(text.replace("_", ""))
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+def _whole(text: str, minimum: int) -> int:
+    """A whole number written as ``10000``, ``10_000`` or ``1e4``, at least ``minimum``."""
+    cleaned = text.strip().replace("_", "")
+    try:
+        value = int(cleaned)
+    except ValueError:
+        try:
+            number = float(cleaned)
+        except ValueError:
+            number = float("nan")
+        if not number.is_integer():
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r}: expected a whole number (e.g. 10000, 10_000 or 1e4)"
+            ) from None
+        value = int(number)
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be >= {minimum}")
     return value
 
 
+def _int(text: str) -> int:
+    return _whole(text, 0)
+
+
+def _positive_int(text: str) -> int:
+    return _whole(text, 1)
+
+
 def _probability(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be between 0 and 1")
     return value
 
 
@@ -136,17 +158,31 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
+    from dqn_agents.version import __version__
+
     parser = argparse.ArgumentParser(
         prog="dqn-agents",
-        description="DQN (Mnih et al. 2013/2015) for Gymnasium: train, evaluate, watch.",
+        description="DQN (Mnih et al. 2013/2015) for Gymnasium: train, evaluate, play.",
     )
+    parser.add_argument("--version", action="version", version=f"dqn-agents {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
 
-    train = sub.add_parser("train", help="train an agent", description="Train a DQN agent.")
+    train = sub.add_parser(
+        "train", help="train an agent", description="Train a DQN agent.", formatter_class=defaults
+    )
     train.add_argument("env_id", metavar="ENV_ID", help="e.g. ALE/Pong-v5 or CartPole-v1")
-    train.add_argument("--timesteps", type=_positive_int, default=1_000_000, metavar="N")
+    train.add_argument(
+        "--timesteps",
+        type=_positive_int,
+        default=1_000_000,
+        metavar="N",
+        help="agent steps to train (10000, 10_000 and 1e4 all work)",
+    )
     train.add_argument("--config", metavar="FILE", help="JSON/TOML: preset + overrides")
-    train.add_argument("--preset", metavar="NAME", help="default, cleanrl, nature2015, mnih2013")
+    train.add_argument(
+        "--preset", metavar="NAME", help=f"one of {', '.join(sorted(PRESETS))} (else default)"
+    )
     train.add_argument(
         "--set",
         action="append",
@@ -154,12 +190,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override one hyperparameter (JSON value), repeatable",
     )
-    train.add_argument("--seed", type=int, default=None)
-    train.add_argument("--output", metavar="DIR", help="run folder (default runs/<env>-<time>)")
-    train.add_argument("--num-envs", type=int, default=None, metavar="N")
-    train.add_argument("--device", default="auto")
-    train.add_argument("--checkpoint-freq", type=_int, default=100_000, metavar="STEPS")
-    train.add_argument("--log-interval", type=int, default=4, metavar="EPISODES")
+    train.add_argument("--seed", type=int, default=None, help="seed of everything random")
+    train.add_argument(
+        "--output", metavar="DIR", help="run folder (default: runs/<env>-<time>-<pid>)"
+    )
+    train.add_argument(
+        "--num-envs", type=_positive_int, default=None, metavar="N", help="parallel envs"
+    )
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    train.add_argument(
+        "--checkpoint-freq",
+        type=_int,
+        default=100_000,
+        metavar="STEPS",
+        help="agent steps between checkpoints in <run>/checkpoints (0 = off)",
+    )
+    train.add_argument(
+        "--log-interval",
+        type=_int,
+        default=4,
+        metavar="GAMES",
+        help="finished games between two log tables (0 = never)",
+    )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument("--quiet", action="store_true", help="no log table on stdout")
     train.set_defaults(func=_cmd_train)
@@ -168,21 +220,38 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="evaluate a saved agent (raw game scores)",
         description="Play full games with a saved agent and print the raw mean/std score.",
+        formatter_class=defaults,
     )
     evaluate.add_argument("path", metavar="PATH_OR_REPO", help="model .zip, folder or Hub repo")
-    evaluate.add_argument("--episodes", type=int, default=10, metavar="N")
-    evaluate.add_argument("--deterministic", action="store_true", help="greedy (epsilon 0)")
     evaluate.add_argument(
-        "--epsilon", type=_probability, default=None, help="default 0.05 (Nature)"
+        "--episodes", type=_positive_int, default=10, metavar="N", help="full games to play"
     )
-    evaluate.add_argument("--seed", type=int, default=None)
+    evaluate.add_argument(
+        "--epsilon",
+        type=_probability,
+        default=0.0,
+        help="probability of a random action: 0 is greedy, like evaluate() and push; the "
+        "Nature paper's protocol used 0.05",
+    )
+    evaluate.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="greedy play (the default; same as --epsilon 0)",
+    )
+    evaluate.add_argument("--seed", type=int, default=None, help="seed of the evaluation env")
     evaluate.add_argument("--env", default=None, metavar="ENV_ID", help="override the env id")
-    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(func=_cmd_evaluate)
 
     enjoy = sub.add_parser(
-        "enjoy", help="watch / record one game", description="Play one game with an agent."
+        "enjoy",
+        help="play one game: print its score, or record it (--video)",
+        description=(
+            "Play one game with an agent and print its raw score; with --video, record the "
+            "game screen to an mp4 to watch (no window is opened)."
+        ),
+        formatter_class=defaults,
     )
     enjoy.add_argument("path", metavar="PATH_OR_REPO")
     enjoy.add_argument(
@@ -193,11 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT.mp4",
         help="record the game to an mp4 (default <model>.mp4)",
     )
-    enjoy.add_argument("--seed", type=int, default=None)
+    enjoy.add_argument("--seed", type=int, default=None, help="seed of the env reset")
     enjoy.add_argument(
-        "--max-steps", type=_int, default=27_000, metavar="N", help="stop the game after N steps"
+        "--max-steps",
+        type=_positive_int,
+        default=27_000,
+        metavar="N",
+        help="stop the game after N agent steps",
     )
-    enjoy.add_argument("--device", default="auto")
+    enjoy.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     enjoy.set_defaults(func=_cmd_enjoy)
 
     _register_plugins(sub)
@@ -205,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_plugins(subparsers: Any) -> None:
-    for module_name in ("dqn_agents.hub._cli",):
+    for module_name in ("dqn_agents.hub.cli",):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -226,11 +299,23 @@ def _load_agent(path: str, device: str, env: str | None = None) -> Any:
 
 
 def _run_dir(env_id: str, output: str | None) -> Path:
+    """The run folder, created now; a default name is never shared by two runs."""
     if output:
-        return Path(output)
+        run = Path(output)
+        run.mkdir(parents=True, exist_ok=True)
+        return run
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", env_id).strip("-")
-    return Path("runs") / f"{safe}-{stamp}"
+    base = Path("runs") / f"{safe}-{stamp}-{os.getpid()}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        run = base if n == 0 else base.with_name(f"{base.name}-{n}")
+        try:
+            run.mkdir()  # atomic: a parallel run gets another name
+        except FileExistsError:
+            continue
+        return run
+    raise FileExistsError(f"{base}: no free run folder name")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -251,8 +336,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")
         settings[key.strip()] = _parse_value(value)
     config = DQNConfig.preset(preset, **settings)
-    run = _run_dir(args.env_id, args.output)
-    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     agent = DQN(
         args.env_id,
         config,
@@ -261,6 +344,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
+    # The run folder is made only once the agent is built: a bad id or config leaves none.
+    run = _run_dir(args.env_id, args.output)
     formats = ["csv", "tensorboard"] if args.quiet else ["stdout", "csv", "tensorboard"]
     agent.set_logger(configure(str(run / "logs"), formats))
     with atomic_write(run / "config.json", "w") as handle:
@@ -276,23 +361,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
             handle,
             indent=2,
         )
-    checkpoint = CheckpointCallback(
-        max(args.checkpoint_freq // max(agent.n_envs, 1), 1),
-        str(run / "checkpoints"),
-        name_prefix="model",
-    )
+    checkpoint = None
+    if args.checkpoint_freq > 0:
+        checkpoint = CheckpointCallback(
+            max(args.checkpoint_freq // max(agent.n_envs, 1), 1),
+            str(run / "checkpoints"),
+            name_prefix="model",
+        )
     print(f"run folder: {run}", flush=True)
     try:
         agent.learn(
             args.timesteps,
             callback=checkpoint,
-            log_interval=args.log_interval,
+            log_interval=args.log_interval or None,
             progress_bar=not args.no_progress,
         )
     except KeyboardInterrupt:
         path = agent.save(run / "model.zip")
         print(f"\ninterrupted at step {agent.num_timesteps}; saved {path}", file=sys.stderr)
         return 130
+    except Exception:
+        # The weights are those of the last good update (a NaN loss stops before its step).
+        path = agent.save(run / "model.zip")
+        print(f"training failed at step {agent.num_timesteps}; saved {path}", file=sys.stderr)
+        raise
     path = agent.save(run / "model.zip")
     print(f"saved {path}")
     return 0
@@ -300,9 +392,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     agent = _load_agent(args.path, args.device, None)
-    epsilon = args.epsilon
-    if epsilon is None:
-        epsilon = 0.0 if args.deterministic else 0.05
+    epsilon = 0.0 if args.deterministic else args.epsilon
     result = agent.evaluate(args.episodes, env=args.env, epsilon=epsilon, seed=args.seed)
     if args.json:
         out = {"model": args.path, "env_id": args.env or agent.env_id, "epsilon": epsilon}

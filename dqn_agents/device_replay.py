@@ -40,16 +40,16 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-__all__ = ["DeviceFrameStore"]
+from dqn_agents.replay import FrameReplayBuffer
 
-_PAD_ZERO = 0  # FrameReplayBuffer's pad_mode for zero-padded stacks
+__all__ = ["DeviceFrameStore"]
 
 
 class DeviceFrameStore:
     """Frames of a `FrameReplayBuffer` on a torch device, with device-side batches.
 
     Args:
-        replay: The frame replay buffer (``dqn_agents.replay.FrameReplayBuffer``).
+        replay: The frame replay buffer.
         device: Torch device for the frames and the batches.
         mirror: Keep a separate device copy that is synced incrementally (default: only
             when ``device`` is not the CPU; on CPU the numpy frames are shared).
@@ -59,7 +59,7 @@ class DeviceFrameStore:
     """
 
     def __init__(
-        self, replay: Any, device: str | torch.device, *, mirror: bool | None = None
+        self, replay: FrameReplayBuffer, device: str | torch.device, *, mirror: bool | None = None
     ) -> None:
         frames = getattr(replay, "frames", None)
         if not isinstance(frames, np.ndarray) or frames.ndim != 4:
@@ -145,26 +145,6 @@ class DeviceFrameStore:
         return len(flat)
 
     # ------------------------------------------------------------------ batches
-    def _plan(
-        self,
-        env: npt.NDArray[np.int64],
-        slot: npt.NDArray[np.int64],
-        ep_pos: npt.NDArray[np.integer],
-        mode: npt.NDArray[np.uint8],
-        zero_newest: npt.NDArray[np.bool_] | None,
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """Frame indices and zero-padding mask of stacks (FrameReplayBuffer's rule)."""
-        replay = self.replay
-        c, k = replay.env_capacity, replay.stack
-        back = np.arange(k - 1, -1, -1, dtype=np.int64)[None, :]
-        pos = ep_pos.astype(np.int64)[:, None]
-        reach = np.minimum(back, pos)
-        idx = env[:, None] * c + (slot[:, None] - reach) % c
-        zero = (back > pos) & (mode[:, None] == _PAD_ZERO)
-        if zero_newest is not None:
-            zero[:, -1] |= zero_newest
-        return idx, zero
-
     def get_batch(self, indices: npt.ArrayLike) -> tuple[torch.Tensor, ...]:
         """Gather the transitions at ``indices`` (from ``replay.sample_indices``) on the device.
 
@@ -181,17 +161,13 @@ class DeviceFrameStore:
         replay = self.replay
         flat = np.asarray(indices, dtype=np.int64)
         b = len(flat)
-        returns, discounts, dones, lengths = replay._windows(flat)
-        c, k = replay.env_capacity, replay.stack
-        env, slot = np.divmod(flat, c)
-        ep_pos = replay.ep_pos.reshape(-1)[flat]
-        mode = replay.pad_mode.reshape(-1)[flat]
-        obs_idx, obs_zero = self._plan(env, slot, ep_pos, mode, None)
-        next_slot = (slot + lengths) % c
-        next_pos = np.minimum(ep_pos.astype(np.int64) + lengths, k - 1)
-        next_idx, next_zero = self._plan(env, next_slot, next_pos, mode, dones > 0)
+        k = replay.stack
+        returns, discounts, dones, lengths = replay.windows(flat)
+        plan = replay.stack_plan(flat, lengths, dones > 0)
         # One int64 and one float32 host block: two small copies to the device.
-        ints = np.concatenate([obs_idx.ravel(), next_idx.ravel(), replay.actions.reshape(-1)[flat]])
+        ints = np.concatenate(
+            [plan.obs_frames.ravel(), plan.next_frames.ravel(), replay.actions.reshape(-1)[flat]]
+        )
         floats = np.concatenate([returns, dones, discounts]).astype(np.float32, copy=False)
         ints_t, floats_t = torch.from_numpy(ints), torch.from_numpy(floats)
         if self.device.type != "cpu":
@@ -205,7 +181,7 @@ class DeviceFrameStore:
             self._out = torch.empty(shape, dtype=torch.uint8, device=self.device)
         out = self._out
         torch.index_select(self._flat, 0, ints_t[: 2 * n], out=out)
-        zero = np.concatenate([obs_zero.ravel(), next_zero.ravel()])
+        zero = np.concatenate([plan.obs_zero.ravel(), plan.next_zero.ravel()])
         if zero.any():
             keep = torch.from_numpy(~zero).to(self.device, non_blocking=False)
             out.mul_(keep.view(-1, *([1] * (out.dim() - 1))).to(torch.uint8))

@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +42,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import DummyVecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from dqn_agents.spec import env_id_of
+
 __all__ = [
     "BuiltEnv",
     "EnvAdapter",
     "StepResult",
     "VecEnvView",
-    "env_id_of",
     "make_env",
     "unbatch_info",
 ]
@@ -125,25 +126,6 @@ def _has_wrapper(env: Any, wrapper_type: type) -> bool:
     return False
 
 
-def env_id_of(env: gym.Env | VectorEnv) -> str | None:
-    """The registered id of an env (``env.spec.id``), or ``None``.
-
-    Args:
-        env: A Gymnasium env or vector env.
-
-    Returns:
-        The id, or ``None`` when the env was not made with ``gym.make``.
-
-    Example:
-        >>> env_id_of(gym.make("CartPole-v1"))
-        'CartPole-v1'
-    """
-    spec = getattr(env, "spec", None)
-    if spec is not None and getattr(spec, "id", None):
-        return str(spec.id)
-    return None
-
-
 class EnvAdapter:
     """One batched stepping interface over a ``gym.Env`` or a Gymnasium ``VectorEnv``.
 
@@ -152,6 +134,13 @@ class EnvAdapter:
 
     Raises:
         ValueError: The action space is not ``Discrete`` (DQN needs a finite action set).
+
+    Attributes:
+        pending_autoreset: ``(num_envs,)`` bool, ``NEXT_STEP`` vector envs only: the
+            sub-envs whose next step is only an autoreset (their episode ended on the last
+            step). The agent saves and restores it to resume training mid-episode.
+        all_valid: ``(num_envs,)`` all True: the ``valid`` mask of a step without
+            autoresets (shared between steps, never written).
 
     Example:
         >>> adapter = EnvAdapter(gym.make("CartPole-v1"))
@@ -181,8 +170,8 @@ class EnvAdapter:
                 f"for continuous actions (SAC, TD3)."
             )
         self.n_actions = int(self.action_space.n)
-        self._pending_autoreset = np.zeros(self.num_envs, dtype=bool)
-        self._all_valid = np.ones(self.num_envs, dtype=bool)
+        self.pending_autoreset = np.zeros(self.num_envs, dtype=bool)
+        self.all_valid = np.ones(self.num_envs, dtype=bool)
         self._has_reset = False
 
     @property
@@ -221,7 +210,7 @@ class EnvAdapter:
         env: Any = self.env
         while env is not None:
             if isinstance(env, FrameStack):
-                stack = np.asarray(env._stack)
+                stack = env.stack
                 break
             if isinstance(env, FrameStackObservation):
                 stack = np.stack(list(env.obs_queue))
@@ -245,7 +234,7 @@ class EnvAdapter:
             Observations with a leading ``num_envs`` axis.
         """
         self._has_reset = True
-        self._pending_autoreset[:] = False
+        self.pending_autoreset[:] = False
         obs, _ = self.env.reset(seed=seed)
         obs = np.asarray(obs)
         return obs if self.is_vector else obs[None]
@@ -285,7 +274,7 @@ class EnvAdapter:
             truncated=trunc,
             dones=term | trunc,
             infos=[info],
-            valid=self._all_valid,
+            valid=self.all_valid,
         )
 
     def _step_vector(self, actions: np.ndarray) -> StepResult:
@@ -297,13 +286,13 @@ class EnvAdapter:
         dones = terminated | truncated
         infos = unbatch_info(info, self.num_envs)
         next_obs = obs
-        valid = self._all_valid
+        valid = self.all_valid
         mode = self.autoreset_mode
         if mode == AutoresetMode.NEXT_STEP:
-            if self._pending_autoreset.any():
-                valid = ~self._pending_autoreset
+            if self.pending_autoreset.any():
+                valid = ~self.pending_autoreset
                 dones = dones & valid
-            self._pending_autoreset = dones.copy()
+            self.pending_autoreset = dones.copy()
         elif mode == AutoresetMode.SAME_STEP:
             if dones.any():
                 next_obs = obs.copy()
@@ -443,7 +432,7 @@ class BuiltEnv:
     is_atari: bool
 
 
-def _atari_options(overrides: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+def _atari_options(overrides: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any]]:
     from dqn_agents.wrappers import AtariOptions
 
     options = AtariOptions.from_dict(dict(overrides or {})) if overrides else AtariOptions()
@@ -453,7 +442,7 @@ def _atari_options(overrides: dict[str, Any] | None) -> tuple[Any, dict[str, Any
 def make_env(
     env: str | gym.Env | VectorEnv,
     num_envs: int = 1,
-    wrapper_options: dict[str, Any] | None = None,
+    wrapper_options: Mapping[str, Any] | None = None,
     render_mode: str | None = None,
 ) -> BuiltEnv:
     """Build the training env from an id, a ``gym.Env`` or a ``VectorEnv``.

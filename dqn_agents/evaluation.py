@@ -1,6 +1,8 @@
-"""Evaluate an agent on full games and report RAW game scores; record videos.
+"""Play any policy on full games against a model spec: RAW game scores and videos.
 
-Scores come from ``info["episode"]["r"]`` (Gymnasium ``RecordEpisodeStatistics``), which
+A policy is anything with SB3's ``predict`` and a `dqn_agents.spec.ModelSpec` (`Policy`);
+this module never imports the agent. Scores come from ``info["episode"]["r"]``
+(Gymnasium ``RecordEpisodeStatistics``), which
 the Atari wrappers place below episodic-life and reward clipping: an Atari "episode" here
 is a whole game (all lives), scored in unclipped game points, as in the papers' tables.
 Envs built from an id by this library always record statistics; a ``gym.Env`` given by the
@@ -21,18 +23,42 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 
 from dqn_agents.envs import EnvAdapter, make_env
+from dqn_agents.functional import epsilon_greedy
+from dqn_agents.spec import ModelSpec
+from dqn_agents.wrappers.ids import is_atari_id
 
-if TYPE_CHECKING:  # pragma: no cover
-    from dqn_agents.agent import DQN
+__all__ = ["ATARI_FPS", "EvalResult", "Policy", "StepLimitError", "evaluate", "record_video"]
 
-__all__ = ["EvalResult", "StepLimitError", "evaluate", "record_video"]
+
+class Policy(Protocol):
+    """What `evaluate` and `record_video` play: a model spec and SB3's ``predict``."""
+
+    @property
+    def spec(self) -> ModelSpec:
+        """What the policy expects of an env."""
+        ...
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, Any]:
+        """Actions for one observation or a batch."""
+        ...
+
+
+ATARI_FPS = 60
+"""Frames per second of the Atari 2600 (NTSC): replay videos of Atari games play in real time."""
 
 
 class StepLimitError(RuntimeError):
@@ -70,23 +96,29 @@ class EvalResult:
         return out
 
 
-def _eval_env(agent: DQN, env: Any, render_mode: str | None = None) -> EnvAdapter:
+def _greedy_one(policy: Policy, obs: np.ndarray) -> np.ndarray:
+    return np.reshape(policy.predict(obs, deterministic=True)[0], 1)
+
+
+def _eval_env(spec: ModelSpec, env: Any, render_mode: str | None = None) -> EnvAdapter:
     if env is None:
-        if agent.env_id is None:
+        if spec.env_id is None:
             raise ValueError(
                 "This model has no env id to build an evaluation env from; pass env=..."
             )
-        env = agent.env_id
+        env = spec.env_id
     if isinstance(env, str):
-        built = make_env(env, 1, agent.wrapper_options, render_mode=render_mode)
+        options = None if spec.wrapper_options is None else dict(spec.wrapper_options)
+        built = make_env(env, 1, options, render_mode=render_mode)
     else:
         built = make_env(env, 1)
-    agent._check_env_fits(built, source="The model")
-    return built.adapter
+    adapter = built.adapter
+    spec.check_env(built.env_id, adapter.observation_space, adapter.action_space)
+    return adapter
 
 
 def evaluate(
-    agent: DQN,
+    agent: Policy,
     n_episodes: int = 10,
     env: str | gym.Env[Any, Any] | None = None,
     *,
@@ -99,13 +131,14 @@ def evaluate(
     """Play ``n_episodes`` full games and return raw scores.
 
     Args:
-        agent: The agent.
+        agent: The policy (a `dqn_agents.DQN` or anything with ``spec`` and ``predict``).
         n_episodes: Number of full games (>= 1).
         env: An env id or ``gym.Env`` (default: a fresh env from ``agent.env_id`` with the
             saved wrapper options).
         deterministic: Greedy play when ``epsilon`` is not given.
         epsilon: Probability of a random action (e.g. 0.05 as in the Nature paper);
-            default 0 when ``deterministic`` else ``agent.exploration_rate``.
+            default 0 when ``deterministic`` else the policy's ``exploration_rate`` (0
+            when it has none).
         seed: Seed of the env's first reset and of the exploration draws.
         video_path: Record the first of these games (the real game screen) to this mp4
             (needs ``imageio[ffmpeg]``). A ``gym.Env`` passed as ``env`` must render
@@ -125,13 +158,12 @@ def evaluate(
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}.")
     imageio = _imageio() if video_path is not None else None
-    eps = epsilon if epsilon is not None else (0.0 if deterministic else agent.exploration_rate)
+    if epsilon is None:
+        epsilon = 0.0 if deterministic else float(getattr(agent, "exploration_rate", 0.0))
     rng = np.random.default_rng(seed)
-    adapter = _eval_env(agent, env, render_mode="rgb_array" if video_path is not None else None)
+    spec = agent.spec
+    adapter = _eval_env(spec, env, render_mode="rgb_array" if video_path is not None else None)
     owned = env is None or isinstance(env, str)  # a passed env belongs to the caller
-    training = agent._adapter
-    if training is not None and not owned and training.env.unwrapped is adapter.env.unwrapped:
-        agent._last_obs = None  # the training game is abandoned: the next learn resets
     renderer: Any = None
     if video_path is not None:
         if getattr(adapter.env, "render_mode", None) == "rgb_array":
@@ -147,11 +179,10 @@ def evaluate(
         lengths: list[int] = []
         steps = 0
         while len(scores) < n_episodes:
-            if eps > 0 and rng.random() < eps:
-                actions = rng.integers(agent.n_actions, size=1)
-            else:
-                actions, _ = agent.predict(obs, deterministic=True)
-            step = adapter.step(np.asarray(actions).reshape(1))
+            actions = epsilon_greedy(
+                partial(_greedy_one, agent, obs), 1, spec.n_actions, epsilon, rng
+            )
+            step = adapter.step(actions)
             obs = step.obs
             steps += 1
             ended = False
@@ -172,7 +203,7 @@ def evaluate(
         if owned:
             adapter.close()
     if renderer is not None and video_path is not None:
-        _write_mp4(imageio, frames, video_path, _video_fps(agent, renderer, None))
+        _write_mp4(imageio, frames, video_path, _video_fps(spec, renderer, None))
     return EvalResult(float(np.mean(scores)), float(np.std(scores)), tuple(scores), tuple(lengths))
 
 
@@ -186,12 +217,19 @@ def _imageio() -> Any:
     return imageio
 
 
-def _video_fps(agent: DQN, env: Any, fps: int | None) -> int:
-    """The env's ``render_fps`` divided by the frame skip (one video frame per agent step)."""
+def _video_fps(spec: ModelSpec, env: Any, fps: int | None) -> int:
+    """Frames per second for one video frame per agent step: real time.
+
+    Atari: the console's 60 Hz divided by the frame skip (ALE's ``render_fps`` metadata
+    says 30, which made videos play at half speed); other envs: their ``render_fps``
+    divided by the frame skip.
+    """
     if fps is not None:
         return fps
+    skip = int((spec.wrapper_options or {}).get("frame_skip", 1) or 1)
+    if spec.env_id is not None and is_atari_id(spec.env_id):
+        return max(1, ATARI_FPS // skip)  # ALE's metadata says 30; the console ran at 60 Hz
     render_fps = int(env.metadata.get("render_fps", 60) or 60)
-    skip = int((agent.wrapper_options or {}).get("frame_skip", 1) or 1)
     return max(1, render_fps // skip)
 
 
@@ -217,7 +255,7 @@ def _write_mp4(
 
 
 def record_video(
-    agent: DQN,
+    agent: Policy,
     path: str | os.PathLike[str],
     env: str | None = None,
     *,
@@ -229,7 +267,7 @@ def record_video(
     """Play one full game and write its RGB frames (the real game screen) to an mp4.
 
     Args:
-        agent: The agent.
+        agent: The policy (a `dqn_agents.DQN` or anything with ``spec`` and ``predict``).
         path: Destination ``.mp4`` (written atomically).
         env: Env id (default: ``agent.env_id``); built with ``render_mode="rgb_array"``.
         seed: Seed of the env reset.
@@ -245,7 +283,7 @@ def record_video(
             dqn-agents[video]``).
     """
     imageio = _imageio()
-    adapter = _eval_env(agent, env, render_mode="rgb_array")
+    adapter = _eval_env(agent.spec, env, render_mode="rgb_array")
     inner: Any = adapter.env
     frames: list[np.ndarray] = []
     try:
@@ -260,4 +298,4 @@ def record_video(
             frames.append(np.asarray(inner.render()))
     finally:
         adapter.close()
-    return _write_mp4(imageio, frames, path, _video_fps(agent, inner, fps))
+    return _write_mp4(imageio, frames, path, _video_fps(agent.spec, inner, fps))

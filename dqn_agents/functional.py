@@ -1,7 +1,7 @@
 """Pure functions of the DQN update: TD targets, losses, schedules, target updates.
 
-Everything here is stateless and side-effect free except the in-place target updates
-(``soft_update_`` / ``hard_update_``, trailing underscore as in torch). Functions on
+Everything here is stateless and side-effect free except the in-place target update
+(``soft_update_``, trailing underscore as in torch). Functions on
 the hot path avoid temporary allocations where torch / numpy allow it.
 
 Example (one DQN update, paper order):
@@ -14,7 +14,7 @@ Example (one DQN update, paper order):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,21 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dqn_agents.replay import n_step_returns
-
 if TYPE_CHECKING:  # pragma: no cover
     from dqn_agents.config import DQNConfig
 
 __all__ = [
     "epsilon_at",
     "epsilon_greedy",
-    "epsilon_schedule",
-    "hard_update_",
-    "huber_loss",
     "linear_schedule",
     "make_optimizer",
-    "mse_loss",
-    "n_step_returns",
     "q_values_for_actions",
     "soft_update_",
     "td_loss",
@@ -108,40 +101,15 @@ def q_values_for_actions(q_values: torch.Tensor, actions: torch.Tensor) -> torch
 
 
 # --------------------------------------------------------------------------- losses
-def huber_loss(prediction: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
-    """Mean Huber loss: quadratic for ``|error| <= delta``, linear beyond.
-
-    With ``delta = 1`` the gradient is the TD error clipped to [-1, 1], the Nature
-    paper's "error clipping" (and SB3 / CleanRL's ``smooth_l1_loss``).
-
-    Args:
-        prediction: ``(B,)`` Q(s, a).
-        target: ``(B,)`` TD targets.
-        delta: Threshold between the quadratic and linear parts.
-
-    Returns:
-        Scalar loss.
-    """
-    return F.huber_loss(prediction, target, reduction="mean", delta=delta)
-
-
-def mse_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared TD error (the 2013 paper's loss; CleanRL uses it too).
-
-    Args:
-        prediction: ``(B,)`` Q(s, a).
-        target: ``(B,)`` TD targets.
-
-    Returns:
-        Scalar loss.
-    """
-    return F.mse_loss(prediction, target, reduction="mean")
-
-
 def td_loss(
     prediction: torch.Tensor, target: torch.Tensor, loss: str = "huber", delta: float = 1.0
 ) -> torch.Tensor:
-    """The loss named by ``DQNConfig.loss``.
+    """The mean TD loss named by ``DQNConfig.loss``.
+
+    ``"huber"``: quadratic for ``|error| <= delta``, linear beyond; with ``delta = 1`` the
+    gradient is the TD error clipped to [-1, 1], the Nature paper's "error clipping" (and
+    SB3 / CleanRL's ``smooth_l1_loss``). ``"mse"``: the squared TD error (the 2013 paper's
+    loss; CleanRL's too).
 
     Args:
         prediction: ``(B,)`` Q(s, a).
@@ -154,11 +122,16 @@ def td_loss(
 
     Raises:
         ValueError: On an unknown loss name.
+
+    Example:
+        >>> pred, target = torch.zeros(2), torch.tensor([0.5, 3.0])
+        >>> td_loss(pred, target), td_loss(pred, target, "mse")
+        (tensor(1.3125), tensor(4.6250))
     """
     if loss == "huber":
-        return huber_loss(prediction, target, delta)
+        return F.huber_loss(prediction, target, reduction="mean", delta=delta)
     if loss == "mse":
-        return mse_loss(prediction, target)
+        return F.mse_loss(prediction, target, reduction="mean")
     raise ValueError(f"loss must be 'huber' or 'mse', got {loss!r}.")
 
 
@@ -182,21 +155,6 @@ def linear_schedule(initial: float, final: float, duration: int, step: int) -> f
     return initial + (final - initial) * (step / duration)
 
 
-def epsilon_schedule(step: int, initial: float, final: float, duration: int) -> float:
-    """Exploration rate at an agent step: linear from ``initial`` to ``final``.
-
-    Args:
-        step: Agent steps taken so far.
-        initial: Epsilon at step 0.
-        final: Epsilon after ``duration`` steps.
-        duration: Annealing duration in agent steps.
-
-    Returns:
-        Epsilon in [0, 1].
-    """
-    return linear_schedule(initial, final, duration, step)
-
-
 def epsilon_at(step: int, config: DQNConfig, total_timesteps: int) -> float:
     """Exploration rate a config prescribes at an agent step.
 
@@ -217,37 +175,38 @@ def epsilon_at(step: int, config: DQNConfig, total_timesteps: int) -> float:
 
 
 def epsilon_greedy(
-    q_values: npt.NDArray[np.floating],
+    greedy_actions: Callable[[], npt.ArrayLike],
+    n: int,
+    n_actions: int,
     epsilon: float,
     rng: np.random.Generator,
 ) -> npt.NDArray[np.int64]:
-    """Vectorised epsilon-greedy action selection.
+    """Vectorised epsilon-greedy action selection (the one used to train, predict and evaluate).
 
-    Each row acts uniformly at random with probability ``epsilon``, greedily otherwise
-    (ties go to the lowest action, as ``argmax``). The generator is advanced the same
-    way whatever ``q_values`` hold (one ``random`` and one ``integers`` draw per row), so
-    runs are reproducible from its seed. For pure random play (``epsilon >= 1``) a caller
-    may skip the forward pass and use ``rng.integers(n_actions, size=n_envs)``.
+    Each of the ``n`` rows acts uniformly at random with probability ``epsilon``, greedily
+    otherwise. The generator is advanced the same way whatever the greedy actions are (one
+    ``random`` and one ``integers`` draw per row), so runs are reproducible from its seed;
+    ``greedy_actions`` (the forward pass) is called only when some row acts greedily.
 
     Args:
-        q_values: ``(n_envs, n_actions)`` Q-values (numpy).
+        greedy_actions: Returns the ``(n,)`` greedy actions (e.g. ``argmax_a Q(s, a)``).
+        n: Rows (envs or observations).
+        n_actions: Size of the action set.
         epsilon: Probability of a random action, in [0, 1].
         rng: numpy generator.
 
     Returns:
-        ``(n_envs,)`` int64 actions.
+        ``(n,)`` int64 actions.
 
-    Raises:
-        ValueError: If ``q_values`` is not 2-D.
+    Example:
+        >>> q = np.array([[0.0, 1.0], [2.0, 0.0]])
+        >>> epsilon_greedy(lambda: q.argmax(1), 2, 2, 0.0, np.random.default_rng(0))
+        array([1, 0])
     """
-    q = np.asarray(q_values)
-    if q.ndim != 2:
-        raise ValueError(f"q_values must be (n_envs, n_actions), got shape {q.shape}.")
-    n_envs, n_actions = q.shape
-    explore = rng.random(n_envs) < epsilon
-    random_actions = rng.integers(n_actions, size=n_envs)
-    actions = q.argmax(axis=1).astype(np.int64, copy=False)
-    np.copyto(actions, random_actions, where=explore)
+    explore = rng.random(n) < epsilon
+    actions = rng.integers(n_actions, size=n).astype(np.int64, copy=False)
+    if not explore.all():
+        np.copyto(actions, np.asarray(greedy_actions(), dtype=np.int64), where=~explore)
     return actions
 
 
@@ -261,7 +220,7 @@ def soft_update_(target: nn.Module, online: nn.Module, tau: float) -> None:
     Args:
         target: Network updated in place.
         online: Network read.
-        tau: Interpolation weight in (0, 1]; 1 copies ``online``.
+        tau: Interpolation weight in (0, 1]; 1 copies ``online`` (a hard update).
     """
     if not 0.0 < tau <= 1.0:
         raise ValueError(f"tau must be in (0, 1], got {tau}.")
@@ -276,17 +235,6 @@ def soft_update_(target: nn.Module, online: nn.Module, tau: float) -> None:
     else:
         torch._foreach_lerp_(target_params, online_params, tau)
     _update_buffers(target.buffers(), online.buffers(), tau)
-
-
-@torch.no_grad()
-def hard_update_(target: nn.Module, online: nn.Module) -> None:
-    """Copy all parameters and buffers of ``online`` into ``target``, in place.
-
-    Args:
-        target: Network updated in place.
-        online: Network read.
-    """
-    soft_update_(target, online, 1.0)
 
 
 def _update_buffers(

@@ -33,80 +33,24 @@ Example:
 
 from __future__ import annotations
 
-import os
-import time
+import math
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from dqn_agents.device_replay import DeviceFrameStore
-from dqn_agents.functional import td_loss, td_targets
+from dqn_agents.functional import q_values_for_actions, soft_update_, td_loss, td_targets
 
-__all__ = ["Learner", "cnn_cpu_threads", "enable_fused_optimizer", "idle_cores"]
+__all__ = ["Learner", "NonFiniteLossError", "enable_fused_optimizer"]
 
 #: Updates between two host/device syncs of the loss on CUDA.
 CUDA_SYNC_EVERY = 100
 
 
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _cpu_ticks() -> tuple[int, int]:
-    with open("/proc/stat", encoding="ascii") as f:
-        values = [int(v) for v in f.readline().split()[1:9]]
-    return values[3] + values[4], sum(values)  # idle + iowait, all
-
-
-def idle_cores(window: float = 0.1) -> float | None:
-    """How many CPU cores were idle during the last ``window`` seconds (Linux).
-
-    Read from ``/proc/stat`` (the instantaneous picture, unlike the load average that
-    lags by a minute).
-
-    Args:
-        window: Seconds to watch.
-
-    Returns:
-        Idle cores (0 .. available cores), or ``None`` where ``/proc/stat`` is missing.
-    """
-    try:
-        idle0, all0 = _cpu_ticks()
-        time.sleep(window)
-        idle1, all1 = _cpu_ticks()
-    except (OSError, ValueError, IndexError):
-        return None
-    if all1 <= all0:
-        return None
-    return (idle1 - idle0) / (all1 - all0) * _available_cores()
-
-
-def cnn_cpu_threads(max_threads: int = 8) -> int:
-    """Torch threads for CNN updates on CPU: the cores that are idle right now.
-
-    On an idle machine every core helps the batch-32 convolutions (the env steps run
-    between updates, not during them). On a shared machine, threads that wait for
-    preempted siblings make an update many times slower (measured on 2 busy cores: 1
-    thread 94 ms, 2 threads 630 ms per Nature-CNN update), so only the idle cores are
-    used, at least 1.
-
-    Args:
-        max_threads: Upper bound (batch-32 updates stop scaling around 8 threads).
-
-    Returns:
-        The thread count.
-    """
-    cores = _available_cores()
-    idle = idle_cores()
-    if idle is None:
-        return max(1, min(max_threads, cores // 2))
-    return max(1, min(max_threads, cores, int(idle + 0.25)))
+class NonFiniteLossError(FloatingPointError):
+    """The TD loss became NaN or infinite; training stopped (the message names the step)."""
 
 
 def _fused_supported(device: torch.device) -> bool:
@@ -161,15 +105,20 @@ def enable_fused_optimizer(optimizer: torch.optim.Optimizer) -> bool:
 
 
 class Learner:
-    """Runs DQN gradient updates for an agent's networks and optimizer.
+    """Owns the whole DQN update: minibatch staging, loss, NaN check, counts, target sync.
+
+    The agent's loop calls `train` with the replay and its generator; everything an update
+    needs between two calls (staging buffers, the loss not read yet, the update count)
+    lives here.
 
     Args:
         q_net: The online network (trained).
         q_net_target: The target network, or ``None`` (targets from the online network).
         optimizer: The optimizer of ``q_net``'s parameters (switched to fused Adam when
             supported, see `enable_fused_optimizer`).
-        config: The agent's `dqn_agents.config.DQNConfig` (``double_q``, ``loss``,
-            ``huber_delta``, ``max_grad_norm``).
+        config: The agent's `dqn_agents.config.DQNConfig` (``batch_size``, ``double_q``,
+            ``loss``, ``huber_delta``, ``max_grad_norm``, ``target_update_interval``,
+            ``tau``). The agent keeps it current when its config changes.
         device: The networks' device.
         image: Whether observations are image stacks (channels-last on CPU).
         fused: Try fused Adam.
@@ -177,6 +126,7 @@ class Learner:
             (`dqn_agents.device_replay.DeviceFrameStore`); ``None``: on CUDA only.
 
     Attributes:
+        n_updates: Gradient updates done so far (saved with the training state).
         sync_every: Updates between two loss checks (1 on CPU, `CUDA_SYNC_EVERY` on CUDA).
         fused: Whether the optimizer runs fused.
     """
@@ -195,21 +145,53 @@ class Learner:
     ) -> None:
         self.q_net = q_net
         self.q_net_target = q_net_target
-        self.optimizer = optimizer
         self.config = config
         self.device = device
         self.cuda = device.type == "cuda"
         self.channels_last = bool(image) and device.type == "cpu"
         self.sync_every = CUDA_SYNC_EVERY if self.cuda else 1
-        self.fused = enable_fused_optimizer(optimizer) if fused else False
-        self._params = [p for g in optimizer.param_groups for p in g["params"]]
-        # One device and one dtype (always the case for a QNetwork): the lean clip applies.
-        self._uniform_params = len({(p.device, p.dtype) for p in self._params}) <= 1
+        self.try_fused = fused
+        self.optimizer = optimizer
+        self.n_updates = 0
+        self.loss_sum = 0.0
+        self.loss_count = 0
         self._pending: torch.Tensor | None = None
         self._pending_count = 0
         self.device_replay = self.cuda if device_replay is None else bool(device_replay)
         self.store: DeviceFrameStore | None = None
+        self._staging: tuple[Any, tuple[torch.Tensor, ...]] | None = None
+        self._staging_for: Any = None
 
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer (setting one switches it to fused Adam when supported)."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        self._optimizer = optimizer
+        self.fused = enable_fused_optimizer(optimizer) if self.try_fused else False
+        self._params = [p for g in optimizer.param_groups for p in g["params"]]
+        # One device and one dtype (always the case for a QNetwork): the lean clip applies.
+        self._uniform_params = len({(p.device, p.dtype) for p in self._params}) <= 1
+
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Load a saved optimizer ``state_dict``, keeping this config's hyperparameters.
+
+        The moment estimates and step counts come from ``state``; the learning rate,
+        betas... stay the current ones, so overrides given to ``DQN.load`` take effect.
+
+        Args:
+            state: An optimizer ``state_dict`` of the same optimizer class.
+        """
+        optimizer = self._optimizer
+        fresh = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+        optimizer.load_state_dict(state)
+        for group, hyper in zip(optimizer.param_groups, fresh, strict=True):
+            group.update(hyper)
+        self.optimizer = optimizer  # re-fuse: fused Adam wants its step counts on the device
+
+    # ------------------------------------------------------------------ minibatches
     def _store_for(self, replay: Any) -> DeviceFrameStore | None:
         if not self.device_replay:
             return None
@@ -230,30 +212,36 @@ class Learner:
             self.device_replay = False
         return self.store
 
-    def batch(
-        self,
-        replay: Any,
-        rng: np.random.Generator,
-        batch_size: int,
-        host_buffers: Callable[[], tuple[Any, tuple[torch.Tensor, ...]]],
-    ) -> tuple[torch.Tensor, ...]:
-        """Sample a minibatch onto the device.
+    def _host_buffers(self, replay: Any) -> tuple[Any, tuple[torch.Tensor, ...]]:
+        """Preallocated minibatch arrays (numpy views of torch tensors; pinned on CUDA)."""
+        batch_size = int(self.config.batch_size)
+        key = (id(replay), batch_size)
+        if self._staging is None or self._staging_for != key:
+            template = replay.allocate_batch(batch_size)
+            tensors = tuple(
+                torch.empty(a.shape, dtype=torch.from_numpy(a[:0]).dtype, pin_memory=self.cuda)
+                for a in template
+            )
+            self._staging = (type(template)(*(t.numpy() for t in tensors)), tensors)
+            self._staging_for = key
+        return self._staging
+
+    def sample(self, replay: Any, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        """Sample a minibatch of ``config.batch_size`` onto the device.
 
         Indices come from ``replay.sample_indices(batch_size, rng)`` on every path, so
         the same seed gives the same batches. With a device store the stacks are gathered
-        on the device; otherwise ``replay.get_batch`` fills the preallocated host arrays
-        of ``host_buffers()`` (numpy views of torch tensors, pinned on CUDA), copied with
-        `to_device`.
+        on the device; otherwise ``replay.get_batch`` fills preallocated host arrays
+        (numpy views of torch tensors, pinned on CUDA), copied with `to_device`.
 
         Args:
             replay: The replay buffer.
             rng: numpy generator of the agent.
-            batch_size: Minibatch size.
-            host_buffers: Returns ``(ReplayBatch of numpy views, torch tensors)``.
 
         Returns:
             ``(obs, actions, rewards, next_obs, dones, discounts)`` on the device.
         """
+        batch_size = int(self.config.batch_size)
         store = self._store_for(replay)
         if store is not None:
             obs, actions, rewards, next_obs, dones, discounts = store.sample(batch_size, rng)
@@ -261,7 +249,7 @@ class Learner:
                 obs = obs.contiguous(memory_format=torch.channels_last)
                 next_obs = next_obs.contiguous(memory_format=torch.channels_last)
             return obs, actions, rewards, next_obs, dones, discounts
-        out, host = host_buffers()
+        out, host = self._host_buffers(replay)
         replay.get_batch(replay.sample_indices(batch_size, rng), out=out)
         return self.to_device(host)
 
@@ -282,8 +270,56 @@ class Learner:
             return obs, actions, rewards, next_obs, dones, discounts
         return tuple(t.to(self.device, non_blocking=True) for t in host)
 
+    # ------------------------------------------------------------------ updates
+    def train(
+        self, replay: Any, rng: np.random.Generator, n: int, *, step: int | None = None
+    ) -> None:
+        """Run ``n`` full updates: sample, update, NaN check, count, target sync.
+
+        Args:
+            replay: The replay buffer to sample from.
+            rng: The agent's numpy generator (sampling order is reproducible from it).
+            n: Updates to run.
+            step: The agent step, for the message of a non-finite loss.
+
+        Raises:
+            NonFiniteLossError: The loss became NaN/inf; the optimizer step of that update
+                was not taken (on CUDA the check runs every `sync_every` updates).
+        """
+        cfg = self.config
+        for _ in range(n):
+            count = self._pending_count + 1
+            check = (self.n_updates + 1) % self.sync_every == 0
+            loss_sum = self.update(self.sample(replay, rng), check=check)
+            if loss_sum is not None:
+                if not math.isfinite(loss_sum):
+                    where = "" if step is None else f" at step {step}"
+                    raise NonFiniteLossError(
+                        f"The TD loss is {loss_sum}{where} (gradient update "
+                        f"{self.n_updates + 1}); training stopped. Lower learning_rate, keep "
+                        f"max_grad_norm set, or check the rewards/observations for NaN/inf."
+                    )
+                self.loss_sum += loss_sum
+                self.loss_count += count
+            self.n_updates += 1
+            # Every C updates: target network <- online network (hard, or Polyak if tau < 1).
+            if self.q_net_target is not None and self.n_updates % cfg.target_update_interval == 0:
+                soft_update_(self.q_net_target, self.q_net, cfg.tau)
+
+    def pop_mean_loss(self) -> float | None:
+        """The mean loss of the updates since the last call (``None`` when there were none).
+
+        Returns:
+            The mean TD loss, for the log table.
+        """
+        if not self.loss_count:
+            return None
+        mean = self.loss_sum / self.loss_count
+        self.loss_sum, self.loss_count = 0.0, 0
+        return mean
+
     def update(self, batch: tuple[torch.Tensor, ...], check: bool) -> float | None:
-        """One gradient update on a device minibatch.
+        """One gradient update on a device minibatch (no counting: see `train`).
 
         Args:
             batch: ``(obs, actions, rewards, next_obs, dones, discounts)`` on the device.
@@ -302,7 +338,7 @@ class Learner:
             next_q_target = target_net(next_obs)
             next_q_online = self.q_net(next_obs) if cfg.double_q else None
             targets = td_targets(rewards, next_q_target, next_q_online, dones, discounts)
-        q_values = self.q_net(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
+        q_values = q_values_for_actions(self.q_net(obs), actions)
         loss = td_loss(q_values, targets, cfg.loss, cfg.huber_delta)
         value: float | None = None
         if check:
@@ -315,19 +351,22 @@ class Learner:
             detached = loss.detach()
             self._pending = detached.clone() if self._pending is None else self._pending + detached
             self._pending_count += 1
-        self.optimizer.zero_grad(set_to_none=True)
+        self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm is not None:
-            self._clip(cfg.max_grad_norm)
-        self.optimizer.step()
+            self.clip_gradients(cfg.max_grad_norm)
+        self._optimizer.step()
         return value
 
-    def _clip(self, max_norm: float) -> None:
+    def clip_gradients(self, max_norm: float) -> None:
         """``clip_grad_norm_(params, max_norm, foreach=True)``, the same kernels, less Python.
 
         Torch's function regroups the gradients by device and dtype on every call; with
         one device and one dtype (always the case here) that bookkeeping costs more than
         the kernels on a small network. Other layouts go through torch's function.
+
+        Args:
+            max_norm: The largest total gradient norm allowed.
         """
         if not self._uniform_params:
             torch.nn.utils.clip_grad_norm_(self._params, max_norm, foreach=True)

@@ -43,13 +43,13 @@ Example:
     >>> net = build_q_network((4, 84, 84), 6, DQNConfig(), dtype="uint8")
     >>> sorted(net.state_dict())[:2]
     ['fc.0.bias', 'fc.0.weight']
-    >>> network_from_description(describe_network(net)).describe() == net.describe()
-    True
+    >>> net.describe()["kind"], net.describe()["num_parameters"]
+    ('nature', 1687206)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -58,15 +58,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from dqn_agents.config import DQNConfig
+from dqn_agents.spec import is_image_space
 
 __all__ = [
     "CONV_SPECS",
     "HIDDEN_SIZES",
     "QNetwork",
     "build_q_network",
-    "describe_network",
-    "is_image_space",
-    "network_from_description",
 ]
 
 ConvSpec = tuple[int, int, int]
@@ -216,7 +214,13 @@ class QNetwork(nn.Module):
         return _linear(self.head, _mlp_forward(self.fc, x))
 
     def describe(self) -> dict[str, Any]:
-        """Return the JSON-able description that `network_from_description` rebuilds."""
+        """The JSON-able description (saved in ``config.json``) of this network.
+
+        Returns:
+            ``{"kind", "observation_shape", "n_actions", "convs", "hidden_sizes", "dueling",
+            "scale_inputs", "num_parameters"}``; `build_q_network` with the saved config
+            builds the same network again.
+        """
         return {
             "kind": self.kind,
             "observation_shape": list(self.observation_shape),
@@ -227,24 +231,6 @@ class QNetwork(nn.Module):
             "scale_inputs": self.scale_inputs,
             "num_parameters": sum(p.numel() for p in self.parameters()),
         }
-
-
-def is_image_space(shape: Sequence[int], dtype: Any) -> bool:
-    """Whether observations of this shape and dtype are channel-first uint8 images.
-
-    Args:
-        shape: Observation shape.
-        dtype: Observation dtype (anything `numpy.dtype` accepts).
-
-    Returns:
-        True for uint8 arrays of shape ``(C, H, W)`` with ``C`` smaller than ``H`` and ``W``.
-    """
-    return (
-        np.dtype(dtype) == np.uint8
-        and len(shape) == 3
-        and shape[0] < shape[1]
-        and shape[0] < shape[2]
-    )
 
 
 def build_q_network(
@@ -300,52 +286,3 @@ def build_q_network(
         dueling=config.dueling,
         scale_inputs=obs_dtype == np.uint8,
     )
-
-
-def describe_network(network: QNetwork) -> dict[str, Any]:
-    """Return a JSON-able description of a network (saved in ``config.json``).
-
-    Args:
-        network: A network built by `build_q_network`.
-
-    Returns:
-        ``{"kind", "observation_shape", "n_actions", "convs", "hidden_sizes", "dueling",
-        "scale_inputs", "num_parameters"}``.
-    """
-    if not isinstance(network, QNetwork):
-        raise TypeError(f"describe_network expects a QNetwork, got {type(network).__name__}.")
-    return network.describe()
-
-
-def network_from_description(description: Mapping[str, Any]) -> QNetwork:
-    """Rebuild an (untrained) network from `describe_network` output.
-
-    Args:
-        description: The description dict (``num_parameters`` is checked if present).
-
-    Returns:
-        A freshly initialised network with the same architecture and state-dict keys.
-
-    Raises:
-        ValueError: On missing keys or a parameter-count mismatch.
-    """
-    required = ("kind", "observation_shape", "n_actions", "convs", "hidden_sizes", "dueling")
-    missing = [k for k in required if k not in description]
-    if missing:
-        raise ValueError(f"Network description lacks {missing}; got keys {sorted(description)}.")
-    network = QNetwork(
-        description["observation_shape"],
-        int(description["n_actions"]),
-        kind=str(description["kind"]),
-        convs=[tuple(c) for c in description["convs"]],
-        hidden_sizes=description["hidden_sizes"],
-        dueling=bool(description["dueling"]),
-        scale_inputs=bool(description.get("scale_inputs", False)),
-    )
-    expected = description.get("num_parameters")
-    if expected is not None and expected != network.describe()["num_parameters"]:
-        raise ValueError(
-            f"Network description says {expected} parameters but the rebuilt network has "
-            f"{network.describe()['num_parameters']}; the description is inconsistent."
-        )
-    return network

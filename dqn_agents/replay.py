@@ -87,7 +87,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,10 +95,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from dqn_agents.serialization import atomic_write
+from dqn_agents.spec import is_image_space
+
 __all__ = [
     "BaseReplayBuffer",
     "FrameReplayBuffer",
+    "NStepReturns",
     "ReplayBatch",
+    "StackPlan",
     "VectorReplayBuffer",
     "make_replay_buffer",
     "n_step_returns",
@@ -111,17 +115,28 @@ _PAD_ZERO = 0
 _PAD_REPEAT = 1
 
 
+class NStepReturns(NamedTuple):
+    """The n-step returns of sampled transitions (`n_step_returns`, `BaseReplayBuffer.windows`).
+
+    Attributes:
+        returns: ``(B,)`` float32 ``sum_{k<m} gamma^k r_{t+k}`` over the ``m`` used rewards.
+        discounts: ``(B,)`` float32 bootstrap discounts ``gamma^m``.
+        dones: ``(B,)`` float32, 1.0 where the window ends with a termination.
+        lengths: ``(B,)`` int64 rewards used, ``m`` in ``1..n``.
+    """
+
+    returns: npt.NDArray[np.float32]
+    discounts: npt.NDArray[np.float32]
+    dones: npt.NDArray[np.float32]
+    lengths: npt.NDArray[np.int64]
+
+
 def n_step_returns(
     rewards: npt.NDArray[np.floating],
     terminated: npt.NDArray[np.bool_],
     truncated: npt.NDArray[np.bool_],
     gamma: float,
-) -> tuple[
-    npt.NDArray[np.float32],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.int64],
-]:
+) -> NStepReturns:
     """Discounted n-step returns of reward windows, cut at episode ends.
 
     Row ``b`` holds the rewards and end flags of ``n`` consecutive transitions
@@ -135,10 +150,7 @@ def n_step_returns(
         gamma: Discount factor.
 
     Returns:
-        ``(returns, discounts, dones, lengths)``: ``returns[b] = sum_{k<m} gamma^k r``
-        over the ``m = lengths[b]`` used steps (float32), ``discounts[b] = gamma^m``
-        (float32, the bootstrap discount), ``dones[b]`` 1.0 if the window ends with a
-        termination (float32), ``lengths[b] = m`` in ``1..n`` (int64).
+        ``(returns, discounts, dones, lengths)`` (`NStepReturns`).
 
     Example:
         >>> r = np.array([[1.0, 1.0, 1.0]]); f = np.zeros((1, 3), bool)
@@ -161,7 +173,7 @@ def n_step_returns(
     rows = np.arange(batch)
     dones = np.asarray(terminated)[rows, last].astype(np.float32)
     discounts = np.power(np.float64(gamma), lengths).astype(np.float32)
-    return returns.astype(np.float32), discounts, dones, lengths
+    return NStepReturns(returns.astype(np.float32), discounts, dones, lengths)
 
 
 class ReplayBatch(NamedTuple):
@@ -184,6 +196,39 @@ class ReplayBatch(NamedTuple):
     next_obs: np.ndarray
     dones: np.ndarray
     discounts: np.ndarray
+
+
+class StackPlan(NamedTuple):
+    """Where the frames of a minibatch's stacks lie in a `FrameReplayBuffer`.
+
+    What `FrameReplayBuffer.stack_plan` returns: the buffer's gather (`get_batch`) and the
+    device one (`dqn_agents.device_replay.DeviceFrameStore`) both follow it.
+
+    Attributes:
+        obs_frames: ``(B, k)`` int64 rows of ``frames.reshape(-1, H, W)`` that make up each
+            ``obs`` stack, oldest frame first.
+        obs_zero: ``(B, k)`` bool, True where the stack holds a zero frame instead (padding
+            before the episode's first frame).
+        next_frames: ``(B, k)`` the same rows for the ``next_obs`` stacks.
+        next_zero: ``(B, k)`` the zero frames of the ``next_obs`` stacks (also the newest
+            frame of a terminated transition: never stored, never bootstrapped from).
+    """
+
+    obs_frames: npt.NDArray[np.int64]
+    obs_zero: npt.NDArray[np.bool_]
+    next_frames: npt.NDArray[np.int64]
+    next_zero: npt.NDArray[np.bool_]
+
+
+class _Transitions(NamedTuple):
+    """The arrays of one `BaseReplayBuffer.add` call, leading ``num_envs`` axis."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
 
 
 class BaseReplayBuffer:
@@ -318,7 +363,7 @@ class BaseReplayBuffer:
             u = rng.integers(total, size=len(todo))
             env = np.searchsorted(starts, u, side="right") - 1
             flat = env * c + (u - starts[env])
-            ok = self._sampleable(flat)
+            ok = self.sampleable(flat)
             out[todo[ok]] = flat[ok]
             todo = todo[~ok]
             if len(todo) == 0:
@@ -327,7 +372,7 @@ class BaseReplayBuffer:
         candidates = np.concatenate(
             [e * c + np.arange(filled[e], dtype=np.int64) for e in range(self.num_envs)]
         )
-        candidates = candidates[self._sampleable(candidates)]
+        candidates = candidates[self.sampleable(candidates)]
         if len(candidates) == 0:
             raise ValueError(
                 f"No transition can be sampled yet (stored: {len(self)}, n_step: "
@@ -336,19 +381,20 @@ class BaseReplayBuffer:
         out[todo] = candidates[rng.integers(len(candidates), size=len(todo))]
         return out
 
-    def _windows(
-        self, flat: npt.NDArray[np.int64]
-    ) -> tuple[
-        npt.NDArray[np.float32],
-        npt.NDArray[np.float32],
-        npt.NDArray[np.float32],
-        npt.NDArray[np.int64],
-    ]:
+    def windows(self, flat: npt.NDArray[np.int64]) -> NStepReturns:
+        """The n-step returns of the transitions at ``flat``, from the stored rewards.
+
+        Args:
+            flat: Flat indices (``env * env_capacity + slot``).
+
+        Returns:
+            The `NStepReturns` (as `n_step_returns` computes them).
+        """
         if self.n_step == 1:  # fast path: one-step returns
             returns = self.rewards.reshape(-1)[flat]
             dones = self.terminated.reshape(-1)[flat].astype(np.float32)
             discounts = np.full(len(flat), self.gamma, dtype=np.float32)
-            return returns, discounts, dones, np.ones(len(flat), dtype=np.int64)
+            return NStepReturns(returns, discounts, dones, np.ones(len(flat), dtype=np.int64))
         c = self.env_capacity
         env, slot = np.divmod(flat, c)
         window = env[:, None] * c + (slot[:, None] + np.arange(self.n_step)) % c
@@ -366,13 +412,27 @@ class BaseReplayBuffer:
         newer = (self.head[env] - 1 - slot) % self.env_capacity
         return (lengths - 1) <= newer
 
-    def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    def sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which flat indices hold a transition that `sample_indices` may draw now.
+
+        A slot qualifies when it holds a transition whose n-step window is complete (and,
+        in a `FrameReplayBuffer`, whose stack's older frames are not overwritten yet).
+
+        Args:
+            flat: Flat indices (``env * env_capacity + slot``).
+
+        Returns:
+            ``(len(flat),)`` bool.
+        """
         raise NotImplementedError
 
     def get_batch(
         self, indices: npt.NDArray[np.int64], out: ReplayBatch | None = None
     ) -> ReplayBatch:
         """Gather the transitions at ``indices`` (from `sample_indices`).
+
+        A `FrameReplayBuffer` rebuilds the stacks by one vectorised gather per ``obs`` /
+        ``next_obs`` (see `FrameReplayBuffer.stack_plan`).
 
         Args:
             indices: Flat indices.
@@ -382,34 +442,70 @@ class BaseReplayBuffer:
         Returns:
             The batch.
         """
+        indices = np.asarray(indices, dtype=np.int64)
+        if out is None:
+            out = self.allocate_batch(len(indices))
+        windows = self.windows(indices)
+        self._gather_observations(indices, windows, out)
+        out.actions[...] = self.actions.reshape(-1)[indices]
+        out.rewards[...] = windows.returns
+        out.dones[...] = windows.dones
+        out.discounts[...] = windows.discounts
+        return out
+
+    def _gather_observations(
+        self, indices: npt.NDArray[np.int64], windows: NStepReturns, out: ReplayBatch
+    ) -> None:
+        """Fill ``out.obs`` and ``out.next_obs`` (``next_obs``: ``windows.lengths`` later)."""
+        raise NotImplementedError
+
+    def add(
+        self,
+        obs: npt.ArrayLike,
+        actions: npt.ArrayLike,
+        rewards: npt.ArrayLike,
+        next_obs: npt.ArrayLike,
+        terminated: npt.ArrayLike,
+        truncated: npt.ArrayLike,
+        env_mask: npt.ArrayLike | None = None,
+    ) -> None:
+        """Store one transition per environment.
+
+        Args:
+            obs: ``(num_envs, *observation_shape)`` observations the actions were taken in
+                (``(num_envs, k, H, W)`` uint8 stacks in a `FrameReplayBuffer`).
+            actions: ``(num_envs,)`` integer actions.
+            rewards: ``(num_envs,)`` rewards.
+            next_obs: ``(num_envs, *observation_shape)`` the **true** next observations
+                (the final observation at an episode end, not the reset observation).
+            terminated: ``(num_envs,)`` episode ended in a terminal state.
+            truncated: ``(num_envs,)`` episode was cut (time limit; bootstraps).
+            env_mask: Optional ``(num_envs,)`` bool; False skips that environment (e.g.
+                the reset step of a "next-step" autoreset vector env).
+
+        Raises:
+            ValueError: On wrong shapes, or (a `FrameReplayBuffer` with ``check``)
+                observations that do not continue the stored frame stack.
+        """
+        batch = _Transitions(
+            *(np.asarray(a) for a in (obs, actions, rewards, next_obs, terminated, truncated))
+        )
+        self._check_shapes(batch)
+        self._add(_mask_envs(env_mask, self.num_envs), batch)
+
+    def _add(self, envs: npt.NDArray[np.int64], batch: _Transitions) -> None:
+        """Store the (shape-checked) transitions of the environments ``envs``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ checks
-    def _check_add(
-        self,
-        obs: np.ndarray,
-        actions: np.ndarray,
-        rewards: np.ndarray,
-        next_obs: np.ndarray,
-        terminated: np.ndarray,
-        truncated: np.ndarray,
-    ) -> None:
+    def _check_shapes(self, batch: _Transitions) -> None:
         n = self.num_envs
-        expected = (n, *self.observation_shape)
-        for name, arr in (("obs", obs), ("next_obs", next_obs)):
-            if arr.shape != expected:
-                raise ValueError(
-                    f"{name} must have shape {expected} (num_envs, *observation_shape), "
-                    f"got {arr.shape}."
-                )
-        for name, arr in (
-            ("actions", actions),
-            ("rewards", rewards),
-            ("terminated", terminated),
-            ("truncated", truncated),
-        ):
-            if arr.shape != (n,):
-                raise ValueError(f"{name} must have shape ({n},), got {arr.shape}.")
+        expected = {"obs": (n, *self.observation_shape), "next_obs": (n, *self.observation_shape)}
+        for name, arr in batch._asdict().items():
+            shape = expected.get(name, (n,))
+            if arr.shape != shape:
+                detail = " (num_envs, *observation_shape)" if name in expected else ""
+                raise ValueError(f"{name} must have shape {shape}{detail}, got {arr.shape}.")
 
     # ------------------------------------------------------------------ save / load
     def _meta(self) -> dict[str, Any]:
@@ -434,13 +530,13 @@ class BaseReplayBuffer:
 
         The content is written to exactly ``path`` whatever its suffix (SB3's
         ``CheckpointCallback`` names replay files ``*.pkl``; the content is still npz),
-        atomically (temporary file in the same folder, then ``os.replace``). Only the
-        filled prefix of each ring is written.
+        atomically (`dqn_agents.serialization.atomic_write`: missing folders are created,
+        and a failed write leaves ``path`` as it was). Only the filled prefix of each ring
+        is written.
 
         Args:
             path: Destination file.
         """
-        path = Path(path)
         filled = int(self._filled().max())
         arrays: dict[str, Any] = {
             name: (arr[:, :filled] if arr.ndim >= 2 else arr)
@@ -448,15 +544,8 @@ class BaseReplayBuffer:
         }
         arrays.update(self._state_arrays())
         arrays["meta"] = np.array(json.dumps(self._meta()))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, "wb") as f:
+            np.savez(f, **arrays)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Replace this buffer's content with a file written by `save`.
@@ -658,78 +747,34 @@ class VectorReplayBuffer(BaseReplayBuffer):
     def __len__(self) -> int:
         return int(self._filled().sum())
 
-    def add(
-        self,
-        obs: npt.ArrayLike,
-        actions: npt.ArrayLike,
-        rewards: npt.ArrayLike,
-        next_obs: npt.ArrayLike,
-        terminated: npt.ArrayLike,
-        truncated: npt.ArrayLike,
-        env_mask: npt.ArrayLike | None = None,
-    ) -> None:
-        """Store one transition per environment.
-
-        Args:
-            obs: ``(num_envs, *obs_shape)`` observations the actions were taken in.
-            actions: ``(num_envs,)`` integer actions.
-            rewards: ``(num_envs,)`` rewards.
-            next_obs: ``(num_envs, *obs_shape)`` the **true** next observations (the
-                final observation at an episode end, not the reset observation).
-            terminated: ``(num_envs,)`` episode ended in a terminal state.
-            truncated: ``(num_envs,)`` episode was cut (time limit; bootstraps).
-            env_mask: Optional ``(num_envs,)`` bool; False skips that environment (e.g.
-                the reset step of a "next-step" autoreset vector env).
-        """
-        obs_a, act_a, rew_a, next_a, term_a, trunc_a = _as_arrays(
-            obs, actions, rewards, next_obs, terminated, truncated
-        )
-        self._check_add(obs_a, act_a, rew_a, next_a, term_a, trunc_a)
-        envs = _mask_envs(env_mask, self.num_envs)
+    def _add(self, envs: npt.NDArray[np.int64], batch: _Transitions) -> None:
         slots = self.head[envs]
-        self.obs[envs, slots] = obs_a[envs]
-        self.next_obs[envs, slots] = next_a[envs]
-        self.actions[envs, slots] = act_a[envs]
-        self.rewards[envs, slots] = rew_a[envs]
-        self.terminated[envs, slots] = term_a[envs]
-        self.truncated[envs, slots] = trunc_a[envs]
+        self.obs[envs, slots] = batch.obs[envs]
+        self.next_obs[envs, slots] = batch.next_obs[envs]
+        self.actions[envs, slots] = batch.actions[envs]
+        self.rewards[envs, slots] = batch.rewards[envs]
+        self.terminated[envs, slots] = batch.terminated[envs]
+        self.truncated[envs, slots] = batch.truncated[envs]
         self.head[envs] = (slots + 1) % self.env_capacity
         self.claimed[envs] += 1
 
-    def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    def sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which flat indices hold a transition whose n-step window is complete."""
         if self.n_step == 1:  # every written slot is a complete transition
             return np.ones(len(flat), dtype=bool)
-        lengths = self._windows(flat)[3]
+        lengths = self.windows(flat)[3]
         return self._window_complete(flat, lengths)
 
-    def get_batch(
-        self, indices: npt.NDArray[np.int64], out: ReplayBatch | None = None
-    ) -> ReplayBatch:
-        """Gather the transitions at ``indices`` (from `sample_indices`).
-
-        Args:
-            indices: Flat indices.
-            out: Preallocated arrays from `allocate_batch`, or None to allocate.
-
-        Returns:
-            The batch.
-        """
-        indices = np.asarray(indices, dtype=np.int64)
-        if out is None:
-            out = self.allocate_batch(len(indices))
-        returns, discounts, dones, lengths = self._windows(indices)
+    def _gather_observations(
+        self, indices: npt.NDArray[np.int64], windows: NStepReturns, out: ReplayBatch
+    ) -> None:
         c = self.env_capacity
         env, slot = np.divmod(indices, c)
-        last = env * c + (slot + lengths - 1) % c
+        last = env * c + (slot + windows.lengths - 1) % c
         flat_obs = self.obs.reshape(-1, *self.observation_shape)
         flat_next = self.next_obs.reshape(-1, *self.observation_shape)
         np.take(flat_obs, indices, axis=0, out=out.obs, mode="clip")
         np.take(flat_next, last, axis=0, out=out.next_obs, mode="clip")
-        out.actions[...] = self.actions.reshape(-1)[indices]
-        out.rewards[...] = returns
-        out.dones[...] = dones
-        out.discounts[...] = discounts
-        return out
 
 
 class FrameReplayBuffer(BaseReplayBuffer):
@@ -841,50 +886,24 @@ class FrameReplayBuffer(BaseReplayBuffer):
         self.claimed[env] += 1
         return nxt
 
-    def add(
-        self,
-        obs: npt.ArrayLike,
-        actions: npt.ArrayLike,
-        rewards: npt.ArrayLike,
-        next_obs: npt.ArrayLike,
-        terminated: npt.ArrayLike,
-        truncated: npt.ArrayLike,
-        env_mask: npt.ArrayLike | None = None,
-    ) -> None:
-        """Store one transition per environment.
-
-        Args:
-            obs: ``(num_envs, k, H, W)`` uint8 observations the actions were taken in.
-            actions: ``(num_envs,)`` integer actions.
-            rewards: ``(num_envs,)`` rewards.
-            next_obs: ``(num_envs, k, H, W)`` the **true** next observations (the final
-                observation at an episode end, not the reset observation).
-            terminated: ``(num_envs,)`` episode ended in a terminal state.
-            truncated: ``(num_envs,)`` episode was cut (time limit; bootstraps).
-            env_mask: Optional ``(num_envs,)`` bool; False skips that environment (e.g.
-                the reset step of a "next-step" autoreset vector env).
-
-        Raises:
-            ValueError: On wrong shapes, or (with ``check``) observations that do not
-                continue the stored frame stack.
-        """
-        obs_a, act_a, rew_a, next_a, term_a, trunc_a = _as_arrays(
-            obs, actions, rewards, next_obs, terminated, truncated
-        )
-        self._check_add(obs_a, act_a, rew_a, next_a, term_a, trunc_a)
-        envs = _mask_envs(env_mask, self.num_envs)
+    def _add(self, envs: npt.NDArray[np.int64], batch: _Transitions) -> None:
+        obs, actions, rewards, next_obs, terminated, truncated = batch
         if self.check:
-            self._check_envs(envs, obs_a, next_a, term_a)
+            self._check_envs(envs, obs, next_obs, terminated)
         k = self.stack
         if len(envs) >= self.vector_add_min_envs:
             # Common case in one vectorised pass: mid-episode streams that do not end now.
-            fast = self.in_episode[envs] & ~term_a[envs].astype(bool) & ~trunc_a[envs].astype(bool)
+            fast = (
+                self.in_episode[envs]
+                & ~terminated[envs].astype(bool)
+                & ~truncated[envs].astype(bool)
+            )
             if fast.any():
-                self._add_continuing(envs[fast], act_a, rew_a, next_a)
+                self._add_continuing(envs[fast], actions, rewards, next_obs)
             envs = envs[~fast]
         for e in envs.tolist():
             h = int(self.head[e])
-            ob = obs_a[e]
+            ob = obs[e]
             if not self.in_episode[e]:
                 pads = ob[:-1]
                 if k == 1 or not pads.any():
@@ -902,17 +921,17 @@ class FrameReplayBuffer(BaseReplayBuffer):
                 self.ep_pos[e, h] = pos0
                 self.pad_mode[e, h] = mode
                 self.in_episode[e] = True
-            self.actions[e, h] = act_a[e]
-            self.rewards[e, h] = rew_a[e]
-            term = bool(term_a[e])
-            trunc = bool(trunc_a[e])
+            self.actions[e, h] = actions[e]
+            self.rewards[e, h] = rewards[e]
+            term = bool(terminated[e])
+            trunc = bool(truncated[e])
             self.terminated[e, h] = term
             self.truncated[e, h] = trunc
             self.valid[e, h] = True
             self.n_valid[e] += 1
             nxt = self._claim_next(e, h)
             if not term:
-                self.frames[e, nxt] = next_a[e, -1]
+                self.frames[e, nxt] = next_obs[e, -1]
                 self.ep_pos[e, nxt] = min(int(self.ep_pos[e, h]) + 1, k - 1)
                 self.pad_mode[e, nxt] = self.pad_mode[e, h]
                 self.terminated[e, nxt] = False
@@ -988,7 +1007,12 @@ class FrameReplayBuffer(BaseReplayBuffer):
                 )
 
     # ------------------------------------------------------------------ sampling
-    def _sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    def sampleable(self, flat: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which flat indices hold a transition that `sample_indices` may draw now.
+
+        Not padding or final-frame slots, not the pending slot, not slots whose older
+        frames the write cursor has overwritten, and only complete n-step windows.
+        """
         c = self.env_capacity
         env, slot = np.divmod(flat, c)
         ok = self.valid.reshape(-1)[flat]
@@ -996,63 +1020,69 @@ class FrameReplayBuffer(BaseReplayBuffer):
         ahead = (slot - self.head[env]) % c
         ok &= ahead > self.ep_pos.reshape(-1)[flat]
         if self.n_step > 1:  # one-step windows of valid slots are always complete
-            lengths = self._windows(flat)[3]
+            lengths = self.windows(flat)[3]
             ok &= self._window_complete(flat, lengths)
         return ok
 
-    def _stacks(
+    def stack_plan(
+        self,
+        indices: npt.NDArray[np.int64],
+        lengths: npt.NDArray[np.int64],
+        terminated: npt.NDArray[np.bool_],
+    ) -> StackPlan:
+        """Where the frames of the ``obs`` and ``next_obs`` stacks of transitions lie.
+
+        The one statement of this buffer's frame-stack rule: the stack of slot ``i`` is
+        ``frames[i-k+1 .. i]``, the positions before the episode's first frame replaced by
+        its padding (the first frame again, or zeros); ``next_obs`` is the stack
+        ``lengths`` slots later.
+
+        Args:
+            indices: Flat transition indices.
+            lengths: Rewards used per transition (`windows`).
+            terminated: Transitions whose window ends with a termination: the newest
+                frame of their ``next_obs`` is zero (it is not stored).
+
+        Returns:
+            The `StackPlan`.
+        """
+        c, k = self.env_capacity, self.stack
+        env, slot = np.divmod(indices, c)
+        ep_pos = self.ep_pos.reshape(-1)[indices].astype(np.int64)
+        mode = self.pad_mode.reshape(-1)[indices]
+        obs_frames, obs_zero = self._stack_frames(env, slot, ep_pos, mode)
+        next_frames, next_zero = self._stack_frames(
+            env, (slot + lengths) % c, np.minimum(ep_pos + lengths, k - 1), mode
+        )
+        next_zero[:, -1] |= terminated
+        return StackPlan(obs_frames, obs_zero, next_frames, next_zero)
+
+    def _stack_frames(
         self,
         env: npt.NDArray[np.int64],
         slot: npt.NDArray[np.int64],
-        ep_pos: npt.NDArray[np.integer],
+        ep_pos: npt.NDArray[np.int64],
         mode: npt.NDArray[np.uint8],
-        out: np.ndarray,
-        zero_newest: npt.NDArray[np.bool_] | None = None,
-    ) -> None:
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Frame rows and zero-padding mask of the stacks ending at ``slot``."""
         c = self.env_capacity
         back = self._backs[None, :]
-        pos = ep_pos.astype(np.int64)[:, None]
-        reach = np.minimum(back, pos)
-        idx = env[:, None] * c + (slot[:, None] - reach) % c
-        np.take(self.frames.reshape(-1, *self.frames.shape[2:]), idx, axis=0, out=out, mode="clip")
-        zero = (back > pos) & (mode[:, None] == _PAD_ZERO)
-        if zero_newest is not None:
-            zero[:, -1] |= zero_newest
-        if zero.any():
-            out[zero] = 0
+        pos = ep_pos[:, None]
+        rows = env[:, None] * c + (slot[:, None] - np.minimum(back, pos)) % c
+        return rows, (back > pos) & (mode[:, None] == _PAD_ZERO)
 
-    def get_batch(
-        self, indices: npt.NDArray[np.int64], out: ReplayBatch | None = None
-    ) -> ReplayBatch:
-        """Gather the transitions at ``indices`` (from `sample_indices`).
-
-        Stacks are rebuilt by one vectorised gather per ``obs`` / ``next_obs``.
-
-        Args:
-            indices: Flat indices.
-            out: Preallocated arrays from `allocate_batch`, or None to allocate.
-
-        Returns:
-            The batch.
-        """
-        indices = np.asarray(indices, dtype=np.int64)
-        if out is None:
-            out = self.allocate_batch(len(indices))
-        returns, discounts, dones, lengths = self._windows(indices)
-        c = self.env_capacity
-        k = self.stack
-        env, slot = np.divmod(indices, c)
-        ep_pos = self.ep_pos.reshape(-1)[indices]
-        mode = self.pad_mode.reshape(-1)[indices]
-        self._stacks(env, slot, ep_pos, mode, out.obs)
-        next_slot = (slot + lengths) % c
-        next_pos = np.minimum(ep_pos.astype(np.int64) + lengths, k - 1)
-        self._stacks(env, next_slot, next_pos, mode, out.next_obs, dones > 0)
-        out.actions[...] = self.actions.reshape(-1)[indices]
-        out.rewards[...] = returns
-        out.dones[...] = dones
-        out.discounts[...] = discounts
-        return out
+    def _gather_observations(
+        self, indices: npt.NDArray[np.int64], windows: NStepReturns, out: ReplayBatch
+    ) -> None:
+        plan = self.stack_plan(indices, windows.lengths, windows.dones > 0)
+        frames = self.frames.reshape(-1, *self.frames.shape[2:])
+        for rows, zero, target in (
+            (plan.obs_frames, plan.obs_zero, out.obs),
+            (plan.next_frames, plan.next_zero, out.next_obs),
+        ):
+            np.take(frames, rows, axis=0, out=target, mode="clip")
+            if zero.any():
+                target[zero] = 0
 
 
 _CHUNK_BYTES = 1 << 26
@@ -1093,10 +1123,6 @@ def _read_into(f: Any, target: np.ndarray, path: Path, name: str) -> None:
         done += len(chunk)
 
 
-def _as_arrays(*arrays: npt.ArrayLike) -> tuple[np.ndarray, ...]:
-    return tuple(np.asarray(a) for a in arrays)
-
-
 def _mask_envs(env_mask: npt.ArrayLike | None, num_envs: int) -> npt.NDArray[np.int64]:
     if env_mask is None:
         return np.arange(num_envs)
@@ -1135,6 +1161,6 @@ def make_replay_buffer(
     """
     shape = tuple(int(s) for s in observation_space.shape)
     dtype = np.dtype(observation_space.dtype)
-    if dtype == np.uint8 and len(shape) == 3 and shape[0] < min(shape[1], shape[2]):
+    if is_image_space(shape, dtype):
         return FrameReplayBuffer(shape, capacity, num_envs, n_step, gamma, check=check)
     return VectorReplayBuffer(shape, dtype, capacity, num_envs, n_step, gamma)

@@ -35,7 +35,7 @@ The folder layout holds ``config.json`` + ``model.safetensors`` (other files suc
 Every reader validates before anything is built and raises `ModelFormatError`
 (a ``ValueError``) with a message that names the file and says what to do. Files that
 look like pickles (``torch.save`` archives, SB3 zips, raw pickles) are refused without
-being unpickled.
+being unpickled, with its subclass `PickleRefusedError`.
 
 Example:
     >>> import tempfile, os, torch
@@ -75,10 +75,12 @@ __all__ = [
     "TRAINING_STATE_NAME",
     "WEIGHTS_NAME",
     "ModelFormatError",
+    "PickleRefusedError",
     "atomic_write",
     "flatten_optimizer_state",
     "jsonable",
     "library_versions",
+    "read_folder_meta",
     "read_model",
     "read_model_file",
     "read_model_folder",
@@ -105,7 +107,24 @@ class ModelFormatError(ValueError):
     """A model file or folder is not a valid dqn-agents model (nothing was built or run)."""
 
 
+class PickleRefusedError(ModelFormatError):
+    """The input is (or only holds) pickle data: PyTorch, SB3 or raw pickles; never unpickled."""
+
+
 # --------------------------------------------------------------------------- writing
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then put it back
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -135,6 +154,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=folder)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; saved files follow the umask
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
@@ -236,8 +256,8 @@ def write_model_folder(
 # --------------------------------------------------------------------------- reading
 
 
-def _pickle_error(path: str, what: str) -> ModelFormatError:
-    return ModelFormatError(
+def _pickle_error(path: str, what: str) -> PickleRefusedError:
+    return PickleRefusedError(
         f"{path!s} looks like a {what} pickle file; dqn-agents never unpickles (loading a "
         f"pickle can run arbitrary code). {_SB3_HINT}; for plain PyTorch weights convert them "
         f"to safetensors first."
@@ -319,8 +339,10 @@ def read_model_file(
         tensors) and ``"training_state"`` (a dict), when the file has them.
 
     Raises:
-        ModelFormatError: The file is not a zip, is truncated or corrupted, holds a pickle
-            (``torch.save`` / SB3 files), or has unexpected members. Nothing is unpickled.
+        PickleRefusedError: The file is, or holds, a pickle (``torch.save`` / SB3 files).
+            Nothing is unpickled.
+        ModelFormatError: The file is not a zip, is truncated or corrupted, or has
+            unexpected members.
         FileNotFoundError: The file does not exist.
 
     Example:
@@ -387,6 +409,46 @@ def read_model_file(
     return meta, state_dict, extras
 
 
+def read_folder_meta(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate the ``config.json`` of a Hub-layout folder (weights left unread).
+
+    The folder must hold both ``config.json`` and ``model.safetensors``; only the first is
+    read. `read_model_folder` reads both.
+
+    Args:
+        folder: A folder holding the two files.
+
+    Returns:
+        The validated ``config.json`` content.
+
+    Raises:
+        PickleRefusedError: A file is missing and the folder holds pickle-format files.
+        ModelFormatError: A file is missing, or ``config.json`` is not a valid header.
+        FileNotFoundError: The folder does not exist.
+
+    Example:
+        >>> read_folder_meta("/nonexistent")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: No folder at /nonexistent
+    """
+    base = Path(folder)
+    if not base.is_dir():
+        raise FileNotFoundError(f"No folder at {base}")
+    config_path, weights_path = base / CONFIG_NAME, base / WEIGHTS_NAME
+    if not config_path.is_file() or not weights_path.is_file():
+        pickles = sorted(p.name for p in base.iterdir() if p.suffix in {".zip", ".pkl", ".pth"})
+        hint = f" It holds {pickles}: dqn-agents never unpickles; {_SB3_HINT}." if pickles else ""
+        error = PickleRefusedError if pickles else ModelFormatError
+        raise error(
+            f"{base} is not a dqn-agents model folder: it needs {CONFIG_NAME} and "
+            f"{WEIGHTS_NAME}.{hint}"
+        )
+    meta = _load_json(config_path.read_bytes(), str(config_path))
+    validate_meta(meta, str(config_path))
+    return meta
+
+
 def read_model_folder(
     folder: str | os.PathLike[str],
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -399,7 +461,8 @@ def read_model_folder(
         ``(meta, state_dict)``.
 
     Raises:
-        ModelFormatError: A file is missing, corrupted, or the folder holds only pickles.
+        PickleRefusedError: A file is missing and the folder holds pickle-format files.
+        ModelFormatError: A file is missing or corrupted.
         FileNotFoundError: The folder does not exist.
 
     Example:
@@ -408,19 +471,8 @@ def read_model_folder(
         ...
         FileNotFoundError: No folder at /nonexistent
     """
-    base = Path(folder)
-    if not base.is_dir():
-        raise FileNotFoundError(f"No folder at {base}")
-    config_path, weights_path = base / CONFIG_NAME, base / WEIGHTS_NAME
-    if not config_path.is_file() or not weights_path.is_file():
-        pickles = sorted(p.name for p in base.iterdir() if p.suffix in {".zip", ".pkl", ".pth"})
-        hint = f" It holds {pickles}: dqn-agents never unpickles; {_SB3_HINT}." if pickles else ""
-        raise ModelFormatError(
-            f"{base} is not a dqn-agents model folder: it needs {CONFIG_NAME} and "
-            f"{WEIGHTS_NAME}.{hint}"
-        )
-    meta = _load_json(config_path.read_bytes(), str(config_path))
-    validate_meta(meta, str(config_path))
+    meta = read_folder_meta(folder)
+    weights_path = Path(folder) / WEIGHTS_NAME
     state_dict = _load_tensors(weights_path.read_bytes(), str(weights_path))
     return meta, state_dict
 
@@ -438,7 +490,8 @@ def read_model(
         ``(meta, state_dict, extras)``; ``extras`` is empty for folders.
 
     Raises:
-        ModelFormatError: Invalid, truncated or pickle-holding input.
+        PickleRefusedError: Pickle-holding input (refused, never unpickled).
+        ModelFormatError: Invalid or truncated input.
         FileNotFoundError: Nothing at that path.
 
     Example:
@@ -638,7 +691,7 @@ def library_versions() -> dict[str, str]:
     """
     from importlib import metadata
 
-    from dqn_agents._version import __version__
+    from dqn_agents.version import __version__
 
     out = {"dqn_agents": __version__, "python": sys.version.split()[0]}
     for dist in ("torch", "numpy", "gymnasium", "ale-py", "safetensors", "stable-baselines3"):

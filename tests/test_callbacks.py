@@ -139,7 +139,7 @@ def test_stop_on_max_episodes() -> None:
     cb = StopTrainingOnMaxEpisodes(max_episodes=3)
     agent.learn(10_000, callback=cb)
     assert cb.n_episodes == 3
-    assert agent._episode_num == 3
+    assert agent.episode_num == 3
 
 
 def test_checkpoint_callback_with_replay(tmp_path: Path) -> None:
@@ -149,9 +149,10 @@ def test_checkpoint_callback_with_replay(tmp_path: Path) -> None:
     )
     agent.learn(120, callback=cb)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert "cp_120_steps.zip" in names and "cp_replay_buffer_120_steps.pkl" in names
-    # the ".pkl" replay is a numpy archive, not a pickle
-    assert (tmp_path / "cp_replay_buffer_120_steps.pkl").read_bytes()[:2] == b"PK"
+    assert "cp_120_steps.zip" in names and "cp_replay_buffer_120_steps.npz" in names
+    # SB3 asks for "..._steps.pkl"; the replay is a numpy archive, named so
+    assert "cp_replay_buffer_120_steps.pkl" not in names
+    assert (tmp_path / "cp_replay_buffer_120_steps.npz").read_bytes()[:2] == b"PK"
     loaded = DQN.load(tmp_path / "cp_80_steps.zip", env=gym.make("CartPole-v1"))
     loaded.load_replay_buffer(tmp_path / "cp_replay_buffer_80_steps.pkl")
     assert loaded.num_timesteps == 80 and len(loaded.replay_buffer) > 0

@@ -54,6 +54,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_a_clear_run_folder(run_dir: Path) -> None:
     assert (run_dir / "model.zip").is_file()
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
@@ -69,6 +70,7 @@ def test_train_writes_a_clear_run_folder(run_dir: Path) -> None:
     assert DQN.load(run_dir / "model.zip").num_timesteps == 300
 
 
+@pytest.mark.slow
 def test_evaluate_prints_raw_scores_and_json(run_dir: Path) -> None:
     proc = _run("evaluate", str(run_dir / "model.zip"), "--episodes", "3", "--seed", "0", "--json")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -78,6 +80,7 @@ def test_evaluate_prints_raw_scores_and_json(run_dir: Path) -> None:
     assert "raw score" in proc.stdout
 
 
+@pytest.mark.slow
 def test_train_with_toml_config_and_bad_key(tmp_path: Path) -> None:
     config = tmp_path / "cartpole.toml"
     config.write_text(
@@ -114,6 +117,7 @@ def test_evaluate_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 
+@pytest.mark.slow
 def test_enjoy_records_an_mp4_of_the_real_game(tmp_path: Path) -> None:
     pytest.importorskip("imageio_ffmpeg")
     model = DQN("ALE/Pong-v5", buffer_size=100, seed=0).save(tmp_path / "pong")
@@ -128,6 +132,7 @@ def test_enjoy_records_an_mp4_of_the_real_game(tmp_path: Path) -> None:
     assert frame.shape == (210, 160, 3)  # the real game screen, in colour
 
 
+@pytest.mark.slow
 def test_enjoy_without_video_stops_at_max_steps(tmp_path: Path) -> None:
     model = DQN("ALE/Pong-v5", buffer_size=100, seed=0).save(tmp_path / "pong")
     proc = _run("enjoy", str(model), "--seed", "0", "--max-steps", "30")

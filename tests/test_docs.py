@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib
 import json
 import os
 import re
@@ -27,8 +28,12 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+# Docs builds, docs examples and the browser check: minutes, so CI's `pytest -m slow` runs them.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -47,6 +52,15 @@ FENCE = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 NO_EXEC = re.compile(r"<!--\s*no-exec:\s*(?P<reason>.+?)\s*-->\s*$")
+
+
+def import_from(folder: Path, name: str) -> ModuleType:
+    """Import the module ``name`` from ``folder`` (``tests/``, ``docs/hooks/``: no packages)."""
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
 
 
 def _env() -> dict[str, str]:
@@ -123,11 +137,18 @@ PUBLIC_MODULES = [
     "dqn_agents.hub.card",
     "dqn_agents.hub.pull",
     "dqn_agents.hub.push",
+    "dqn_agents.hub.errors",
+    "dqn_agents.hub.api",
+    "dqn_agents.hub.importers",
     "dqn_agents.config",
     "dqn_agents.networks",
     "dqn_agents.functional",
     "dqn_agents.replay",
     "dqn_agents.learner",
+    "dqn_agents.spec",
+    "dqn_agents.devices",
+    "dqn_agents.checkpoint",
+    "dqn_agents.stats",
     "dqn_agents.device_replay",
     "dqn_agents.serialization",
     "dqn_agents.evaluation",
@@ -267,7 +288,6 @@ def _seed_hub(server: object, workdir: Path) -> None:
     """
     import torch
     from stable_baselines3 import DQN as SB3DQN
-    from torch import nn
 
     from dqn_agents.wrappers import make_atari
 
@@ -277,20 +297,9 @@ def _seed_hub(server: object, workdir: Path) -> None:
     model.save(sb3_zip)
     env.close()
     torch.manual_seed(0)
-    cleanrl = nn.Sequential(
-        nn.Conv2d(4, 32, 8, stride=4),
-        nn.ReLU(),
-        nn.Conv2d(32, 64, 4, stride=2),
-        nn.ReLU(),
-        nn.Conv2d(64, 64, 3, stride=1),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(3136, 512),
-        nn.ReLU(),
-        nn.Linear(512, 6),
-    )
     cleanrl_file = workdir / "dqn_atari.cleanrl_model"
-    torch.save({f"network.{k}": v for k, v in cleanrl.state_dict().items()}, cleanrl_file)
+    cleanrl = import_from(ROOT / "tests", "foreign_models").CleanRLQNetwork(6)
+    torch.save(cleanrl.state_dict(), cleanrl_file)  # keys "network.<i>.*"
     server.put_files(  # type: ignore[attr-defined]
         "sb3/dqn-PongNoFrameskip-v4", {sb3_zip.name: sb3_zip.read_bytes()}
     )
@@ -303,26 +312,19 @@ def _seed_hub(server: object, workdir: Path) -> None:
 @pytest.fixture(scope="session")
 def docs_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object | None]:
     """The test suite's loopback Hub server (``tests/hub_server.py``), seeded for the docs."""
-    sys.path.insert(0, str(ROOT / "tests"))
     try:
-        from hub_server import HubServer  # type: ignore[import-not-found]
+        hub_server = import_from(ROOT / "tests", "hub_server")
     except ImportError:
         yield None
         return
-    finally:
-        sys.path.pop(0)
-    with HubServer() as server:
+    with hub_server.HubServer() as server:
         _seed_hub(server, tmp_path_factory.mktemp("hub-seed"))
         yield server
 
 
 def _hub_env(server: object, home: Path) -> dict[str, str]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    try:
-        from hub_server import client_env  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
-    env: dict[str, str] = client_env(server, str(home), token="hf_docs_test_token")
+    hub_server = import_from(ROOT / "tests", "hub_server")
+    env: dict[str, str] = hub_server.client_env(server, str(home), token="hf_docs_test_token")
     return env
 
 
@@ -453,21 +455,13 @@ def test_benchmark_figures_script(tmp_path: Path) -> None:
 
 
 def test_griffe_docstring_normalisation() -> None:
-    sys.path.insert(0, str(DOCS / "hooks"))
-    try:
-        import griffe_examples  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
+    griffe_examples = import_from(DOCS / "hooks", "griffe_examples")
     text = "See :func:`make_atari` and :class:`~dqn_agents.wrappers.AtariId`.\n\nExample:\n"
     assert griffe_examples.normalise(text) == "See `make_atari` and `AtariId`.\n\nExamples:\n"
 
 
 def test_benchmark_table_hook(tmp_path: Path) -> None:
-    sys.path.insert(0, str(DOCS / "hooks"))
-    try:
-        import benchmark_tables  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
+    benchmark_tables = import_from(DOCS / "hooks", "benchmark_tables")
     (tmp_path / "demo.json").write_text(
         '{"title": "T", "machine": "M", "date": "2026-01-01", "columns": ["a", "b"],'
         ' "rows": [["x", 1234.5], ["y", 0.5]]}',

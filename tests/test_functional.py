@@ -8,13 +8,8 @@ from dqn_agents.config import DQNConfig
 from dqn_agents.functional import (
     epsilon_at,
     epsilon_greedy,
-    epsilon_schedule,
-    hard_update_,
-    huber_loss,
     linear_schedule,
     make_optimizer,
-    mse_loss,
-    n_step_returns,
     q_values_for_actions,
     soft_update_,
     td_loss,
@@ -55,12 +50,11 @@ def test_losses_by_hand() -> None:
     pred = torch.tensor([0.0, 0.0])
     target = torch.tensor([0.5, 3.0])
     # huber: 0.5*0.25 = 0.125 ; |3| - 0.5 = 2.5 -> mean 1.3125
-    torch.testing.assert_close(huber_loss(pred, target), torch.tensor(1.3125))
-    torch.testing.assert_close(mse_loss(pred, target), torch.tensor((0.25 + 9.0) / 2))
-    torch.testing.assert_close(td_loss(pred, target, "mse"), mse_loss(pred, target))
+    torch.testing.assert_close(td_loss(pred, target, "huber"), torch.tensor(1.3125))
+    torch.testing.assert_close(td_loss(pred, target, "mse"), torch.tensor((0.25 + 9.0) / 2))
     # the gradient of the Huber loss is the clipped error
     p = torch.tensor([0.0, 0.0], requires_grad=True)
-    huber_loss(p, target).backward()
+    td_loss(p, target).backward()
     torch.testing.assert_close(p.grad, torch.tensor([-0.25, -0.5]))
     with pytest.raises(ValueError, match="loss"):
         td_loss(pred, target, "l1")
@@ -72,7 +66,6 @@ def test_schedules() -> None:
     assert linear_schedule(1.0, 0.1, 100, 100) == 0.1
     assert linear_schedule(1.0, 0.1, 100, 10**9) == 0.1
     assert linear_schedule(1.0, 0.1, 0, 0) == 0.1
-    assert epsilon_schedule(25, 1.0, 0.0, 100) == 0.75
     cfg = DQNConfig()  # 10% of the run, 1.0 -> 0.01
     assert epsilon_at(0, cfg, 1000) == 1.0
     assert epsilon_at(50, cfg, 1000) == pytest.approx(0.505)
@@ -83,41 +76,32 @@ def test_schedules() -> None:
 
 def test_epsilon_greedy() -> None:
     q = np.array([[0.0, 2.0, 1.0], [5.0, 1.0, 1.0]], dtype=np.float32)
+
+    def eg(values: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
+        return epsilon_greedy(lambda: values.argmax(1), len(values), values.shape[1], eps, rng)
+
     rng = np.random.default_rng(0)
-    np.testing.assert_array_equal(epsilon_greedy(q, 0.0, rng), [1, 0])
-    assert epsilon_greedy(q, 0.0, rng).dtype == np.int64
+    np.testing.assert_array_equal(eg(q, 0.0, rng), [1, 0])
+    assert eg(q, 0.0, rng).dtype == np.int64
     rng = np.random.default_rng(1)
     big = np.zeros((20_000, 4), dtype=np.float32)
-    actions = epsilon_greedy(big, 1.0, rng)
+    actions = eg(big, 1.0, rng)
     counts = np.bincount(actions, minlength=4) / len(actions)
     np.testing.assert_allclose(counts, 0.25, atol=0.02)
-    half = epsilon_greedy(big, 0.5, np.random.default_rng(2))
+    half = eg(big, 0.5, np.random.default_rng(2))
     # greedy action is 0: P(0) = 0.5 + 0.5/4
     assert abs(np.mean(half == 0) - 0.625) < 0.02
-    a = epsilon_greedy(big[:10], 0.3, np.random.default_rng(3))
-    b = epsilon_greedy(big[:10], 0.3, np.random.default_rng(3))
+    a = eg(big[:10], 0.3, np.random.default_rng(3))
+    b = eg(big[:10], 0.3, np.random.default_rng(3))
     np.testing.assert_array_equal(a, b)
 
 
-def test_n_step_returns_by_hand() -> None:
-    gamma = 0.5
-    rewards = np.array(
-        [[1.0, 2.0, 4.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0]], dtype=np.float32
-    )
-    term = np.array([[0, 0, 0], [0, 1, 0], [1, 1, 1], [0, 0, 0]], dtype=bool)
-    trunc = np.array([[0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 1]], dtype=bool)
-    ret, disc, dones, lengths = n_step_returns(rewards, term, trunc, gamma)
-    # row 0: 1 + .5*2 + .25*4 = 3, bootstrap gamma^3
-    # row 1: terminated at step 1: 1 + .5*2 = 2, done
-    # row 2: terminated at step 0: 1, done
-    # row 3: truncated at step 0: 1, bootstrap gamma^1, not done
-    np.testing.assert_allclose(ret, [3.0, 2.0, 1.0, 1.0])
-    np.testing.assert_allclose(disc, [0.125, 0.25, 0.5, 0.5])
-    np.testing.assert_array_equal(dones, [0.0, 1.0, 1.0, 0.0])
-    np.testing.assert_array_equal(lengths, [3, 2, 1, 1])
-    assert ret.dtype == disc.dtype == dones.dtype == np.float32
-    one = n_step_returns(rewards[:, :1], term[:, :1], trunc[:, :1], 0.99)
-    np.testing.assert_allclose(one[1], [0.99] * 4)
+def test_epsilon_greedy_skips_the_forward_pass_when_every_row_explores() -> None:
+    def forward() -> np.ndarray:
+        raise AssertionError("greedy actions were not needed")
+
+    actions = epsilon_greedy(forward, 5, 3, 1.0, np.random.default_rng(0))
+    assert actions.shape == (5,) and actions.max() < 3
 
 
 def test_target_updates() -> None:
@@ -128,7 +112,7 @@ def test_target_updates() -> None:
     soft_update_(target, online, 0.25)
     for t, b, o in zip(target.parameters(), before, online.parameters(), strict=True):
         torch.testing.assert_close(t, 0.75 * b + 0.25 * o)
-    hard_update_(target, online)
+    soft_update_(target, online, 1.0)  # a hard update
     for t, o in zip(target.parameters(), online.parameters(), strict=True):
         assert torch.equal(t, o)
     with pytest.raises(ValueError, match="tau"):

@@ -18,12 +18,14 @@ from torch import nn
 
 pytest.importorskip("huggingface_hub")
 
-from dqn_agents.hub import HubIntegrityError, HubUnsafeFileError
+from foreign_models import CleanRLQNetwork
+
+from dqn_agents.hub import HubIntegrityError, HubUnsafeFileError, from_cleanrl, from_sb3
 from dqn_agents.hub.importers import (
-    from_cleanrl,
-    from_sb3,
+    cleanrl_to_folder,
     read_sb3_zip,
     sb3_env_id_from_repo,
+    sb3_to_folder,
 )
 from dqn_agents.wrappers import make_atari
 
@@ -178,28 +180,6 @@ def test_sb3_from_hub_repo(
     )
 
 
-class CleanRLQNetwork(nn.Module):
-    """CleanRL dqn_atari.py's QNetwork (same nn.Sequential layout)."""
-
-    def __init__(self, n_actions: int) -> None:
-        super().__init__()
-        self.network = nn.Sequential(
-            nn.Conv2d(4, 32, 8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2),
-            nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(3136, 512),
-            nn.ReLU(),
-            nn.Linear(512, n_actions),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x / 255.0)
-
-
 def test_cleanrl_same_actions(observations: np.ndarray, tmp_path: Path) -> None:
     torch.manual_seed(0)
     net = CleanRLQNetwork(6)
@@ -225,6 +205,29 @@ def test_cleanrl_mlp_same_actions(tmp_path: Path) -> None:
     with torch.no_grad():
         theirs = net(torch.as_tensor(obs)).argmax(1).numpy()
     np.testing.assert_array_equal(agent.predict(obs, deterministic=True)[0], theirs)
+
+
+def test_conversion_writes_a_model_folder_without_an_agent(sb3_zip: Path, tmp_path: Path) -> None:
+    """sb3_to_folder / cleanrl_to_folder write config.json + model.safetensors only."""
+    from dqn_agents.serialization import read_model_folder
+
+    folder = sb3_to_folder(sb3_zip, tmp_path / "sb3")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    meta, weights = read_model_folder(folder)
+    assert meta["env_id"] == ENV_ID  # from SB3's dqn-<env> file naming
+    assert meta["imported_from"] == f"SB3 model {sb3_zip}"
+    assert meta["wrapper_options"]["frame_stack"] == 4 and "head.weight" in weights
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    path = tmp_path / "dqn.cleanrl_model"
+    torch.save({f"network.{k}": v for k, v in net.state_dict().items()}, path)
+    with pytest.raises(ValueError, match="env_id"):
+        cleanrl_to_folder(path, tmp_path / "cleanrl")
+    meta, weights = read_model_folder(
+        cleanrl_to_folder(path, tmp_path / "cleanrl", env_id="CartPole-v1")
+    )
+    assert meta["env_id"] == "CartPole-v1" and meta["wrapper_options"] is None
+    assert torch.equal(weights["head.weight"], net.state_dict()["2.weight"])
 
 
 def test_cleanrl_malicious_file_is_refused(tmp_path: Path) -> None:

@@ -339,3 +339,74 @@ def test_a_user_env_that_does_not_fit_is_the_users_error(hub: HubServer, tmp_pat
     hub.put_files("org/broken", broken, "v1")
     with pytest.raises(HubIntegrityError):
         DQN.from_pretrained("org/broken", env=make_atari("PongNoFrameskip-v4"))
+
+
+def test_load_model_hands_the_folder_to_the_loader_and_translates_by_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_model never builds an agent: it calls the loader once and maps its errors."""
+    from dqn_agents.hub import HubError
+    from dqn_agents.hub.pull import load_model
+    from dqn_agents.serialization import ModelFormatError, PickleRefusedError
+    from dqn_agents.spec import EnvMismatchError
+
+    entry = tmp_path / "zoo" / "dqn-Tiny-v0"
+    entry.mkdir(parents=True)
+    for name, data in model_files().items():
+        (entry / name).write_bytes(data)
+    monkeypatch.setenv("DQN_AGENTS_ZOO", os.fspath(entry.parent))
+    calls: list[tuple[Path, object, object]] = []
+
+    def loader(folder: Path, *, env: object, device: object) -> str:
+        calls.append((Path(folder), env, device))
+        return "built"
+
+    assert load_model("dqn-agents/dqn-Tiny-v0", loader, device="cpu") == "built"
+    assert calls == [(entry, None, "cpu")]
+    with pytest.raises(ValueError, match="device"):  # the caller's mistake, found first
+        load_model("dqn-agents/dqn-Tiny-v0", loader, device="no-such-device")
+    with pytest.raises(HubEnvMismatchError, match="Acrobot"):  # from config.json alone
+        load_model("dqn-agents/dqn-Tiny-v0", loader, env="Acrobot-v1")
+    assert len(calls) == 1
+
+    cases: list[tuple[Exception, object, type[HubError]]] = [
+        (PickleRefusedError("a pickle"), None, HubUnsafeFileError),
+        (ModelFormatError("weights do not match"), None, HubIntegrityError),
+        (EnvMismatchError("18 actions, the model has 2"), "CartPole-v1", HubEnvMismatchError),
+        (EnvMismatchError("its own env does not fit"), None, HubIntegrityError),
+    ]
+    for error, env, expected in cases:
+
+        def failing(folder: Path, *, env: object, device: object, error: Exception = error):
+            raise error
+
+        with pytest.raises(expected) as info:
+            load_model("dqn-agents/dqn-Tiny-v0", failing, env=env, device="cpu")
+        assert info.value.__cause__ is error
+    assert issubclass(HubEnvMismatchError, EnvMismatchError)
+
+
+def test_only_the_api_module_imports_the_agent() -> None:
+    """pull, push, importers, card, errors and cli never import dqn_agents.agent."""
+    import ast
+
+    import dqn_agents.hub as hub_package
+
+    def imports_agent(node: ast.AST) -> bool:
+        if isinstance(node, ast.Import):
+            return any(alias.name == "dqn_agents.agent" for alias in node.names)
+        if isinstance(node, ast.ImportFrom):
+            if node.module == "dqn_agents.agent":
+                return True
+            return node.module == "dqn_agents" and any(
+                a.name in ("DQN", "agent") for a in node.names
+            )
+        return False
+
+    folder = Path(hub_package.__file__).parent
+    users = {
+        path.name
+        for path in folder.glob("*.py")
+        if any(imports_agent(n) for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+    }
+    assert users == {"api.py"}

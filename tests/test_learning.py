@@ -52,6 +52,7 @@ CATCH_CONFIG: dict[str, Any] = dict(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the budget is in agent steps; a busy machine only takes longer
 def test_cartpole_reaches_475() -> None:
     eval_env = Monitor(gym.make("CartPole-v1"))
     eval_env.reset(seed=1000)
@@ -67,6 +68,7 @@ def test_cartpole_reaches_475() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_catch_is_learned_through_the_cnn() -> None:
     env = make_catch(seed=0)
     agent = DQN(env, seed=0, device="cpu", **CATCH_CONFIG)

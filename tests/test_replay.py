@@ -15,6 +15,7 @@ from dqn_agents.replay import (
     ReplayBatch,
     VectorReplayBuffer,
     make_replay_buffer,
+    n_step_returns,
 )
 
 # --------------------------------------------------------------------------- helpers
@@ -84,7 +85,29 @@ def all_sampleable(buf: FrameReplayBuffer | VectorReplayBuffer) -> np.ndarray:
     c = buf.env_capacity
     filled = np.minimum(buf.claimed, c)
     flat = np.concatenate([e * c + np.arange(filled[e]) for e in range(buf.num_envs)])
-    return flat[buf._sampleable(flat)]
+    return flat[buf.sampleable(flat)]
+
+
+def two_stream_buffer(
+    capacity: int, gamma: float, seed: int, mean_len: int, steps: int, rewards: list[float]
+) -> FrameReplayBuffer:
+    """A (4, 3, 5) frame buffer of 2 envs (n_step 2) after ``steps`` steps of random streams.
+
+    Env ``i`` gets reward ``rewards[i]`` every step; the action is the step number.
+    """
+    buf = FrameReplayBuffer((4, 3, 5), capacity, 2, 2, gamma)
+    streams = [Stream(np.random.default_rng(seed + i), 4, (3, 5), mean_len) for i in range(2)]
+    for t in range(steps):
+        rows = [s.step() for s in streams]
+        buf.add(
+            np.stack([r[0] for r in rows]),
+            [t, t],
+            rewards,
+            np.stack([r[1] for r in rows]),
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+        )
+    return buf
 
 
 def fill_and_check(
@@ -262,6 +285,27 @@ def test_terminated_vs_truncated() -> None:
     assert batch.rewards[trunc] == 1.0 and batch.rewards[term] == 2.0
 
 
+def test_n_step_returns_function_by_hand() -> None:
+    gamma = 0.5
+    rewards = np.array(
+        [[1.0, 2.0, 4.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0]], dtype=np.float32
+    )
+    term = np.array([[0, 0, 0], [0, 1, 0], [1, 1, 1], [0, 0, 0]], dtype=bool)
+    trunc = np.array([[0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 1]], dtype=bool)
+    ret, disc, dones, lengths = n_step_returns(rewards, term, trunc, gamma)
+    # row 0: 1 + .5*2 + .25*4 = 3, bootstrap gamma^3
+    # row 1: terminated at step 1: 1 + .5*2 = 2, done
+    # row 2: terminated at step 0: 1, done
+    # row 3: truncated at step 0: 1, bootstrap gamma^1, not done
+    np.testing.assert_allclose(ret, [3.0, 2.0, 1.0, 1.0])
+    np.testing.assert_allclose(disc, [0.125, 0.25, 0.5, 0.5])
+    np.testing.assert_array_equal(dones, [0.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(lengths, [3, 2, 1, 1])
+    assert ret.dtype == disc.dtype == dones.dtype == np.float32
+    one = n_step_returns(rewards[:, :1], term[:, :1], trunc[:, :1], 0.99)
+    np.testing.assert_allclose(one[1], [0.99] * 4)
+
+
 def test_n_step_returns_by_hand() -> None:
     buf = one_env_buffer(n_step=3, gamma=0.5)
     rewards = [1.0, 2.0, 4.0, 8.0, 16.0]
@@ -293,18 +337,7 @@ def test_incomplete_n_step_window_not_sampled() -> None:
 
 
 def test_same_seed_same_batch_and_out_arrays() -> None:
-    buf = FrameReplayBuffer((4, 3, 5), 200, 2, 2, 0.99)
-    streams = [Stream(np.random.default_rng(i), 4, (3, 5), 10) for i in range(2)]
-    for t in range(150):
-        rows = [s.step() for s in streams]
-        buf.add(
-            np.stack([r[0] for r in rows]),
-            [t, t],
-            [1.0, 2.0],
-            np.stack([r[1] for r in rows]),
-            [r[2] for r in rows],
-            [r[3] for r in rows],
-        )
+    buf = two_stream_buffer(200, 0.99, seed=0, mean_len=10, steps=150, rewards=[1.0, 2.0])
     a = buf.sample(32, np.random.default_rng(5))
     b = buf.sample(32, np.random.default_rng(5))
     out = buf.allocate_batch(32)
@@ -377,19 +410,7 @@ def test_vector_buffer_cartpole_like() -> None:
 
 
 def filled_frame_buffer() -> FrameReplayBuffer:
-    buf = FrameReplayBuffer((4, 3, 5), 120, 2, 2, 0.9)
-    streams = [Stream(np.random.default_rng(10 + i), 4, (3, 5), 8) for i in range(2)]
-    for t in range(200):
-        rows = [s.step() for s in streams]
-        buf.add(
-            np.stack([r[0] for r in rows]),
-            [t, t],
-            [0.5, 1.5],
-            np.stack([r[1] for r in rows]),
-            [r[2] for r in rows],
-            [r[3] for r in rows],
-        )
-    return buf
+    return two_stream_buffer(120, 0.9, seed=10, mean_len=8, steps=200, rewards=[0.5, 1.5])
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".pkl", ""])

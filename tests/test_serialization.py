@@ -17,6 +17,8 @@ from dqn_agents.serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     ModelFormatError,
+    PickleRefusedError,
+    read_folder_meta,
     read_model,
     read_model_file,
     read_model_folder,
@@ -108,21 +110,48 @@ def test_pickle_payload_is_refused_without_running(tmp_path: Path, member: str) 
         DQN.load(evil)
     assert not marker.exists()
     if member.endswith(".pkl"):
+        assert isinstance(info.value, PickleRefusedError)
         assert "never unpickles" in str(info.value)
         assert "from_sb3" in str(info.value)
+    else:  # a zip with unexpected members: invalid, but not a pickle we refused
+        assert not isinstance(info.value, PickleRefusedError)
 
 
 def test_torch_save_file_is_refused(tmp_path: Path) -> None:
     marker = tmp_path / "pwned.txt"
     path = tmp_path / "model.pt"
     torch.save({"x": _Payload(str(marker))}, path)
-    with pytest.raises(ModelFormatError, match="PyTorch/SB3 pickle"):
+    with pytest.raises(PickleRefusedError, match="PyTorch/SB3 pickle"):
         DQN.load(path)
     raw = tmp_path / "raw.pkl"
     raw.write_bytes(pickle.dumps(_Payload(str(marker))))
-    with pytest.raises(ModelFormatError, match="never unpickles"):
+    with pytest.raises(PickleRefusedError, match="never unpickles"):
         read_model(raw)
     assert not marker.exists()
+
+
+def test_folder_of_pickles_is_refused_by_type(tmp_path: Path) -> None:
+    """A folder without the model files: PickleRefusedError only when it holds pickles."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelFormatError) as info:
+        read_model_folder(empty)
+    assert not isinstance(info.value, PickleRefusedError)
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "model.pth").write_bytes(pickle.dumps({"w": 1}))
+    for reader in (read_model_folder, read_folder_meta, read_model):
+        with pytest.raises(PickleRefusedError, match=r"model\.pth"):
+            reader(pickled)
+
+
+def test_folder_meta_reads_only_the_config(trained: tuple[DQN, Path], tmp_path: Path) -> None:
+    agent, _ = trained
+    folder = agent.save_pretrained(tmp_path / "hub")
+    (folder / WEIGHTS_NAME).write_bytes(b"not safetensors")  # not read by read_folder_meta
+    assert read_folder_meta(folder)["env_id"] == "CartPole-v1"
+    with pytest.raises(ModelFormatError, match="safetensors"):
+        read_model_folder(folder)
 
 
 def test_sb3_zip_is_refused(tmp_path: Path) -> None:
@@ -131,7 +160,7 @@ def test_sb3_zip_is_refused(tmp_path: Path) -> None:
     model = SB3DQN("MlpPolicy", "CartPole-v1", buffer_size=100, learning_starts=10)
     path = tmp_path / "sb3.zip"
     model.save(path)
-    with pytest.raises(ModelFormatError, match="from_sb3"):
+    with pytest.raises(PickleRefusedError, match="from_sb3"):
         DQN.load(path)
 
 
@@ -214,12 +243,10 @@ def test_atomic_save_keeps_old_file_on_failure(
     path = agent.save(tmp_path / "model.zip")
     before = path.read_bytes()
 
-    def boom(*args: object, **kwargs: object) -> bytes:
-        raise KeyboardInterrupt
+    def boom(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the zip members are being written
 
-    import dqn_agents.serialization as ser
-
-    monkeypatch.setattr(ser, "_tensors_to_bytes", boom)
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", boom)
     with pytest.raises(KeyboardInterrupt):
         agent.save(path)
     assert path.read_bytes() == before

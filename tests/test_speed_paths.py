@@ -149,7 +149,7 @@ def test_lean_clip_equals_torch_clip_grad_norm_exactly(max_norm: float) -> None:
     learner = Learner(
         net, None, torch.optim.Adam(net.parameters()), DQNConfig(), torch.device("cpu")
     )
-    learner._clip(max_norm)
+    learner.clip_gradients(max_norm)
     torch.nn.utils.clip_grad_norm_(list(twin.parameters()), max_norm, foreach=True)
     for ours, theirs in zip(net.parameters(), twin.parameters(), strict=True):
         assert ours.grad is not None and theirs.grad is not None
@@ -206,18 +206,10 @@ def _catch_agent(**kw: Any) -> DQN:
 def test_device_replay_path_trains_identically_in_the_agent() -> None:
     plain = _catch_agent().learn(160)
     fast = _catch_agent()
-    fast._learner = Learner(
-        fast.q_net,
-        fast.q_net_target,
-        fast.optimizer,
-        fast.config,
-        fast.device,
-        image=True,
-        device_replay=True,
-    )
+    fast.learner.device_replay = True  # on the CPU: the store shares the numpy frames
     fast.learn(160)
-    assert fast._learner is not None and fast._learner.store is not None
-    assert plain._n_updates == fast._n_updates == (160 - 64) // 4
+    assert fast.learner.store is not None
+    assert plain.n_updates == fast.n_updates == (160 - 64) // 4
     for key, value in plain.q_net.state_dict().items():
         torch.testing.assert_close(fast.q_net.state_dict()[key], value, rtol=0, atol=0)
     for name in ("frames", "actions", "rewards", "terminated", "truncated", "valid"):
@@ -228,16 +220,13 @@ def test_device_replay_path_trains_identically_in_the_agent() -> None:
 
 def _count_updates(agent: DQN) -> list[int]:
     calls = [0]
-    original = Learner.update
+    original = agent.learner.update
 
-    def counting(self: Learner, batch: Any, check: bool) -> float | None:
+    def counting(batch: Any, check: bool) -> float | None:
         calls[0] += 1
-        return original(self, batch, check)
+        return original(batch, check)
 
-    agent._learner = Learner(
-        agent.q_net, agent.q_net_target, agent.optimizer, agent.config, agent.device
-    )
-    agent._learner.update = counting.__get__(agent._learner)  # type: ignore[method-assign]
+    agent.learner.update = counting  # type: ignore[method-assign]
     return calls
 
 
@@ -257,7 +246,7 @@ def test_vector_path_keeps_the_replay_ratio(num_envs: int, gradient_steps: int) 
     steps = agent.num_timesteps
     assert 300 <= steps < 300 + num_envs
     expected = ((steps - 60) // 4) * gradient_steps
-    assert calls[0] == agent._n_updates == expected
+    assert calls[0] == agent.n_updates == expected
     assert len(agent.replay_buffer) == steps  # every env step stored once
 
 
@@ -275,4 +264,4 @@ def test_atari_vector_path_keeps_the_replay_ratio() -> None:
     calls = _count_updates(agent)
     agent.learn(320)
     assert agent.num_timesteps == 320
-    assert calls[0] == agent._n_updates == (320 - 200) // 4
+    assert calls[0] == agent.n_updates == (320 - 200) // 4

@@ -102,6 +102,7 @@ def test_vector_fast_path_matches_single_env_with_episodic_life() -> None:
 @pytest.mark.parametrize(
     ("game", "episodic_life"), [("Pong", True), ("Breakout", False), ("SpaceInvaders", True)]
 )
+@pytest.mark.slow
 def test_vector_fast_path_matches_single_env_with_fire_reset(
     game: str, episodic_life: bool
 ) -> None:
@@ -125,6 +126,7 @@ def test_vector_fast_path_matches_single_env_with_fire_reset(
 
 
 @pytest.mark.parametrize("game", ["Pong", "Breakout"])
+@pytest.mark.slow
 def test_random_policy_2000_steps(game: str) -> None:
     env = make_atari(f"ALE/{game}-v5")
     obs, _ = env.reset(seed=0)

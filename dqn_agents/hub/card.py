@@ -1,13 +1,8 @@
 """Model cards (``README.md``) and ``results.json`` for pushed agents.
 
-The card's YAML header is built with ``huggingface_hub``'s ``ModelCardData`` and
-``EvalResult``, so it carries the ``model-index`` block that the Hub's reinforcement
-learning leaderboards read (``mean_reward`` as ``"<mean> +/- <std>"``, raw game scores),
-plus ``library_name: dqn-agents`` and the tags ``reinforcement-learning``,
-``deep-reinforcement-learning``, ``dqn`` and the env id. The body holds a usage snippet,
-the evaluation protocol, the training configuration and the hardware.
-
-No template engine is needed: the markdown is assembled here.
+The card's YAML header (``huggingface_hub``'s ``ModelCardData``) carries the
+``model-index`` block the Hub's RL leaderboards read; the body holds usage, evaluation,
+training configuration and hardware.
 """
 
 from __future__ import annotations
@@ -19,13 +14,15 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from dqn_agents.hub import require_huggingface_hub
+from dqn_agents.hub.errors import require_huggingface_hub
 
 __all__ = [
     "LIBRARY_NAME",
     "build_card_data",
     "build_model_card",
     "build_results",
+    "effective_config",
+    "effective_wrapper_options",
     "format_metric",
     "hardware_info",
 ]
@@ -157,6 +154,49 @@ def build_card_data(
     )
 
 
+def effective_config(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The config as the model runs: the network kind resolved, MLP sizes only for MLPs.
+
+    Args:
+        meta: The model's ``config.json``.
+
+    Returns:
+        The ``config`` fields to show (``network: auto`` becomes the kind that was built).
+    """
+    config = dict(meta.get("config") or {})
+    kind = (meta.get("network") or {}).get("kind")
+    if kind:
+        config["network"] = kind
+        if kind != "mlp":
+            config.pop("mlp_hidden_sizes", None)
+    return config
+
+
+def effective_wrapper_options(
+    env_id: str, options: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """Wrapper options with the id's defaults filled in (sticky actions: 0.25 for v5 ids).
+
+    Args:
+        env_id: The env id.
+        options: The saved ``wrapper_options`` (``None`` values mean "the id's default").
+
+    Returns:
+        The options as the env was built, or ``None``.
+    """
+    if not options:
+        return None
+    shown = dict(options)
+    if shown.get("repeat_action_probability") is None:
+        from dqn_agents.wrappers.ids import is_atari_id, resolve_env_id
+
+        if is_atari_id(env_id):
+            shown["repeat_action_probability"] = resolve_env_id(
+                env_id
+            ).default_repeat_action_probability
+    return shown
+
+
 def _table(rows: Mapping[str, Any]) -> str:
     lines = ["| key | value |", "|---|---|"]
     for key, value in rows.items():
@@ -173,6 +213,7 @@ def build_model_card(
     *,
     hardware: Mapping[str, Any] | None = None,
     has_video: bool = False,
+    training: Mapping[str, Any] | None = None,
 ) -> str:
     """Build the ``README.md`` model card.
 
@@ -183,6 +224,10 @@ def build_model_card(
         hardware: Hardware description; default `hardware_info` of this machine
             (training hardware from ``meta["hardware"]`` is shown too when recorded).
         has_video: Whether a ``replay.mp4`` is part of the commit.
+        training: The training run, when known: ``command`` (the exact command that
+            reproduces it), ``curve`` (an image file in the folder), ``log`` (the
+            per-game log file), and any facts to tabulate (minutes, steps, updates, date,
+            machine...).
 
     Returns:
         The card text (YAML header + markdown), parseable by ``huggingface_hub.ModelCard``.
@@ -191,8 +236,10 @@ def build_model_card(
     env_id = results.get("env_id") or meta.get("env_id") or "unknown-env"
     mean, std = float(results["mean_reward"]), float(results["std_reward"])
     n_episodes = results.get("n_eval_episodes")
-    config = meta.get("config") or {}
-    wrapper_options = results.get("wrapper_options") or meta.get("wrapper_options")
+    config = effective_config(meta)
+    wrapper_options = effective_wrapper_options(
+        env_id, results.get("wrapper_options") or meta.get("wrapper_options")
+    )
     trained_on = meta.get("hardware")
     evaluated_on = dict(hardware) if hardware is not None else hardware_info()
     steps = meta.get("num_timesteps")
@@ -205,7 +252,8 @@ def build_model_card(
         "",
         "## Evaluation",
         "",
-        f"Mean raw game score: **{mean:.2f} +/- {std:.2f}** over {n_episodes} full games "
+        f"Mean raw game score: **{mean:.2f} +/- {std:.2f}** over {n_episodes} full "
+        f"{'game' if n_episodes == 1 else 'games'} "
         f"({'greedy' if results.get('is_deterministic', True) else 'stochastic'} actions, "
         f"unclipped rewards, evaluated {results.get('eval_datetime', '')}).",
         "",
@@ -238,6 +286,17 @@ def build_model_card(
         _table(config) if config else "(not recorded)",
         "",
     ]
+    if training:
+        facts = {k: v for k, v in training.items() if k not in ("command", "curve", "log")}
+        sections += ["## Training run", ""]
+        if training.get("curve"):
+            sections += [f"![Learning curve]({training['curve']})", ""]
+        if facts:
+            sections += [_table(facts), ""]
+        if training.get("log"):
+            sections += [f"Every finished training game is in `{training['log']}`.", ""]
+        if training.get("command"):
+            sections += ["Reproduce it:", "", "```bash", str(training["command"]), "```", ""]
     if wrapper_options:
         sections += ["## Environment wrapper options", "", _table(wrapper_options), ""]
     if trained_on:

@@ -1,25 +1,8 @@
-"""Import SB3 and CleanRL DQN models without unpickling anything.
+"""Convert SB3 and CleanRL DQN checkpoints to dqn-agents model folders, never unpickling.
 
-* `from_sb3` reads a Stable-Baselines3 DQN zip (a local file or a Hub repo such as
-  ``sb3/dqn-PongNoFrameskip-v4``). Weights come from the zip's ``policy.pth`` through
-  ``torch.load(..., weights_only=True)`` (PyTorch's restricted unpickler: tensors and
-  plain containers only, no code). Hyperparameters come only from the plain-JSON fields of
-  the zip's ``data`` member; every cloudpickled value (a dict holding ``":serialized:"``)
-  is skipped, as are ``pytorch_variables.pth`` and the optimizer.
-* `from_cleanrl` reads a CleanRL ``dqn_atari.cleanrl_model`` (``torch.save`` of its
-  ``QNetwork`` state dict: ``network.0/2/4`` convolutions, ``network.7`` Linear(3136, 512),
-  ``network.9`` Linear(512, n)) or a ``dqn.py`` MLP, also with ``weights_only=True``.
-
-Both map the weights onto the dqn-agents layout (see `networks`), load
-them strictly, and return a `DQN` whose ``predict`` picks the same
-actions as the original network on the same observations.
-
-Env ids: ``PongNoFrameskip-v4`` (what both zoos trained on) maps onto our wrapper
-options for SB3's ``AtariWrapper`` / CleanRL's wrapper stack: 30 no-ops, frame skip 4
-with max-pool, episodic life, fire reset, reward clipping, 84x84 grayscale, a stack of 4
-and no sticky actions (v4). SB3 stacks frames channel-last ``(84, 84, 4)`` and
-``VecTransposeImage`` moves the stack to the front for the CNN, oldest frame first: the
-same ``(4, 84, 84)`` order as our observations, so the first convolution copies over as is.
+Weights are read with ``torch.load(weights_only=True)`` (tensors only, no code) and mapped
+onto our networks; `sb3_to_folder` / `cleanrl_to_folder` write ``config.json`` +
+``model.safetensors``. Building agents from them is `dqn_agents.hub.api`'s job.
 """
 
 from __future__ import annotations
@@ -30,33 +13,37 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import torch
 
-from dqn_agents.hub import (
-    HubError,
+from dqn_agents.checkpoint import model_meta
+from dqn_agents.config import DQNConfig
+from dqn_agents.hub.errors import (
     HubFileMissingError,
     HubIntegrityError,
     HubUnsafeFileError,
     require_huggingface_hub,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from dqn_agents.agent import DQN
+from dqn_agents.hub.pull import check_repo_id, translate_hf_error
+from dqn_agents.networks import CONV_SPECS, HIDDEN_SIZES, build_q_network
+from dqn_agents.serialization import write_model_folder
+from dqn_agents.spec import ModelSpec
 
 __all__ = [
     "ATARI_ZOO_WRAPPER_OPTIONS",
+    "cleanrl_env_id_from_repo",
     "cleanrl_state_dict",
-    "from_cleanrl",
-    "from_sb3",
+    "cleanrl_to_folder",
     "map_layers",
     "read_sb3_zip",
     "sb3_env_id_from_repo",
+    "sb3_to_folder",
 ]
 
 ATARI_ZOO_WRAPPER_OPTIONS: dict[str, Any] = {
@@ -96,21 +83,21 @@ _SB3_PLAIN_FIELDS = (
 
 
 def _safe_torch_load(data: bytes, where: str) -> dict[str, torch.Tensor]:
-    """``torch.load`` restricted to tensors (``weights_only=True``), refusing anything else."""
+    """``torch.load`` restricted to tensors (``weights_only=True``), refusing anything else.
+
+    PyTorch's restricted unpickler raises ``pickle.UnpicklingError`` for anything but
+    tensors and plain containers (and for bytes that are no pickle at all).
+    """
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError) as exc:
+    except pickle.UnpicklingError as exc:
         text = str(exc)
-        if (
-            "weights_only" in text
-            or "Unsupported" in text
-            or isinstance(exc, pickle.UnpicklingError)
-        ):
-            raise HubUnsafeFileError(
-                f"{where} holds more than tensors (a pickle that would import or call code); "
-                f"it was refused and nothing in it ran. Only plain state dicts can be imported. "
-                f"Details: {text.splitlines()[0] if text else type(exc).__name__}"
-            ) from exc
+        raise HubUnsafeFileError(
+            f"{where} holds more than tensors (a pickle that would import or call code); "
+            f"it was refused and nothing in it ran. Only plain state dicts can be imported. "
+            f"Details: {text.splitlines()[0] if text else type(exc).__name__}"
+        ) from exc
+    except (RuntimeError, AttributeError, TypeError, ValueError) as exc:
         raise HubIntegrityError(f"{where} is not a readable PyTorch file ({exc}).") from exc
     except (EOFError, zipfile.BadZipFile, OSError) as exc:
         raise HubIntegrityError(f"{where} is truncated or corrupted ({exc}).") from exc
@@ -182,10 +169,10 @@ def map_layers(
 def _network_config(info: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[int, ...]]:
     """Our config fields (network kind) and the observation shape implied by the weights."""
     if info.get("convs"):
-        nature = [(32, 8), (64, 4), (64, 3)]
+        nature = [(c, k) for c, k, _ in CONV_SPECS["nature"]]
         if (
             list(info["convs"]) != nature
-            or info["hidden_sizes"] != [512]
+            or info["hidden_sizes"] != list(HIDDEN_SIZES["nature"])
             or info["in_features"] != 3136
         ):
             raise HubIntegrityError(
@@ -199,8 +186,6 @@ def _network_config(info: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[int,
 
 def _download_from_repo(repo_id: str, suffix: str, preferred: str | None, token: Any) -> Path:
     hf = require_huggingface_hub()
-    from dqn_agents.hub.pull import translate_hf_error
-
     try:
         files = hf.HfApi().list_repo_files(repo_id, token=token)
     except Exception as exc:
@@ -237,61 +222,41 @@ def _is_local(path_or_repo: str | os.PathLike[str]) -> bool:
     return os.path.exists(os.fspath(path_or_repo))
 
 
-def _agent_from_weights(
+def _write_folder(
+    folder: str | os.PathLike[str],
     *,
-    env: Any,
-    env_id: str | None,
-    wrapper_options: dict[str, Any] | None,
-    config_fields: dict[str, Any],
+    env_id: str,
+    config_fields: Mapping[str, Any],
     state_dict: dict[str, torch.Tensor],
     info: Mapping[str, Any],
-    device: str,
     source: str,
-) -> DQN:
-    """Write a Hub-layout folder (config.json + model.safetensors) and load it strictly."""
-    from dqn_agents.config import DQNConfig
-    from dqn_agents.networks import QNetwork
-    from dqn_agents.serialization import library_versions, write_model_folder
-
+) -> Path:
+    """Load the mapped weights strictly into our network, then write the Hub layout."""
     network_fields, obs_shape = _network_config(info)
     valid = {f.name for f in dataclasses.fields(DQNConfig)}
     fields = {k: v for k, v in {**config_fields, **network_fields}.items() if k in valid}
     config = DQNConfig.preset("cleanrl").replace(**fields)
     image = "in_channels" in info
-    network = QNetwork(
-        obs_shape,
-        int(info["n_actions"]),
-        kind=str(network_fields["network"]),
-        convs=[(32, 8, 4), (64, 4, 2), (64, 3, 1)] if image else (),
-        hidden_sizes=info["hidden_sizes"],
-        scale_inputs=image,
-    )
+    n_actions = int(info["n_actions"])
+    network = build_q_network(obs_shape, n_actions, config)
     try:
         network.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:
         raise HubIntegrityError(f"{source}: weights do not fit the network: {exc}") from exc
-    meta = {
-        "format": "dqn-agents",
-        "format_version": 1,
-        "config": config.to_dict(),
-        "env_id": env_id,
-        "wrapper_options": wrapper_options,
-        "observation_space": (
-            {"shape": list(obs_shape), "dtype": "uint8", "low": 0, "high": 255}
-            if image
-            else {"shape": list(obs_shape), "dtype": "float32"}
-        ),
-        "action_space": {"n": int(info["n_actions"])},
-        "network": network.describe(),
-        "versions": library_versions(),
-        "num_timesteps": int(config_fields.get("num_timesteps", 0) or 0),
-        "imported_from": source,
-    }
-    from dqn_agents.hub.pull import load_folder
-
-    with tempfile.TemporaryDirectory(prefix="dqn-agents-import-") as tmp:
-        write_model_folder(tmp, meta, network.state_dict())
-        return load_folder(tmp, env=env, device=device, source=source)
+    space = (
+        gym.spaces.Box(0, 255, obs_shape, np.uint8)
+        if image
+        else gym.spaces.Box(-np.inf, np.inf, obs_shape, np.float32)
+    )
+    spec = ModelSpec(space, n_actions, env_id, _zoo_wrapper_options(env_id))
+    meta = model_meta(
+        config,
+        spec,
+        network.describe(),
+        int(config_fields.get("num_timesteps", 0) or 0),
+        imported_from=source,
+    )
+    return write_model_folder(folder, meta, network.state_dict())
 
 
 # --------------------------------------------------------------------------- SB3
@@ -366,47 +331,47 @@ def read_sb3_zip(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
     return plain, state_dict
 
 
-def from_sb3(
+def sb3_to_folder(
     path_or_repo_id: str | os.PathLike[str],
-    env: Any = None,
+    folder: str | os.PathLike[str],
     *,
-    device: str = "auto",
+    env_id: str | None = None,
     token: str | bool | None = None,
-) -> DQN:
-    """Import an SB3 DQN model (zip file or Hub repo) without unpickling.
+) -> Path:
+    """Convert an SB3 DQN model (zip file or Hub repo) to a dqn-agents model folder.
+
+    The zip's ``data`` member is read as JSON, skipping every cloudpickled value;
+    ``policy.pth`` is read with ``torch.load(weights_only=True)``; ``q_net`` is mapped onto
+    our Nature CNN or MLP and loaded strictly. SB3 stacks Atari frames channel-last and
+    ``VecTransposeImage`` moves the stack to the front, oldest first: our ``(4, 84, 84)``
+    order, so the first convolution copies over as is. Atari ids get
+    `ATARI_ZOO_WRAPPER_OPTIONS`.
 
     Args:
         path_or_repo_id: A local SB3 ``.zip`` or a repo id such as
             ``"sb3/dqn-PongNoFrameskip-v4"`` (its ``*.zip`` is downloaded).
-        env: Env id or instance to attach; default the env id in the repo/file name
+        folder: Where to write ``config.json`` + ``model.safetensors`` (created if needed).
+        env_id: The env it was trained on; default the env id in the repo or file name
             (SB3's ``{algo}-{env}`` naming).
-        device: Torch device.
         token: Hub token for a repo id.
 
     Returns:
-        A `DQN` that acts like the SB3 model.
+        The folder, loadable with ``DQN.load``.
 
     Raises:
         HubUnsafeFileError: ``policy.pth`` holds code (refused; nothing ran).
-        HubIntegrityError: Not an SB3 DQN zip, or an unsupported network.
-        ValueError: The env id cannot be inferred and ``env`` was not given.
-
-    Example:
-        >>> agent = from_sb3("sb3/dqn-PongNoFrameskip-v4")  # doctest: +SKIP
+        HubIntegrityError: Not an SB3 DQN zip, or a network or policy we cannot reproduce.
+        ValueError: The env id cannot be inferred and was not given; a malformed repo id.
     """
     source = os.fspath(path_or_repo_id)
     if _is_local(source):
         path = Path(source)
     else:
-        from dqn_agents.hub.pull import _check_repo_id
-
-        _check_repo_id(source)
+        check_repo_id(source)
         name = source.split("/")[-1]
         path = _download_from_repo(source, ".zip", f"{name}.zip", token)
     hyper, policy = read_sb3_zip(path)
-    from dqn_agents.hub.pull import _env_id_of
-
-    env_id = _env_id_of(env) or sb3_env_id_from_repo(source) or sb3_env_id_from_repo(path.name)
+    env_id = env_id or sb3_env_id_from_repo(source) or sb3_env_id_from_repo(path.name)
     if env_id is None:
         raise ValueError(
             f"Cannot tell which env {source} was trained on (SB3 does not store it as plain "
@@ -428,15 +393,12 @@ def from_sb3(
         )
     state_dict, info = map_layers(online, prefixes)
     _check_sb3_policy_kwargs(hyper.get("policy_kwargs") or {}, "in_channels" in info, source)
-    fields = _sb3_config_fields(hyper)
-    return _agent_from_weights(
-        env=env,
+    return _write_folder(
+        folder,
         env_id=env_id,
-        wrapper_options=_zoo_wrapper_options(env_id),
-        config_fields=fields,
+        config_fields=_sb3_config_fields(hyper),
         state_dict=state_dict,
         info=info,
-        device=device,
         source=f"SB3 model {source}",
     )
 
@@ -498,10 +460,8 @@ def _sb3_config_fields(hyper: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _zoo_wrapper_options(env_id: str) -> dict[str, Any] | None:
-    try:
-        from dqn_agents.wrappers import is_atari_id
-    except ImportError:  # pragma: no cover
-        return None
+    from dqn_agents.wrappers.ids import is_atari_id  # deferred: it imports ale_py
+
     return dict(ATARI_ZOO_WRAPPER_OPTIONS) if is_atari_id(env_id) else None
 
 
@@ -527,65 +487,67 @@ def cleanrl_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return _safe_torch_load(data, spath)
 
 
-def from_cleanrl(
+def cleanrl_env_id_from_repo(name: str) -> str | None:
+    """The env id in a CleanRL repo or file name (``{org}/{env}-{exp_name}-seed{seed}``).
+
+    Example:
+        >>> cleanrl_env_id_from_repo("cleanrl/PongNoFrameskip-v4-dqn_atari-seed1")
+        'PongNoFrameskip-v4'
+        >>> cleanrl_env_id_from_repo("dqn_atari.cleanrl_model") is None
+        True
+    """
+    match = re.match(r"^(.+-v\d+)-", name.rstrip("/").split("/")[-1])
+    return match.group(1) if match else None
+
+
+def cleanrl_to_folder(
     path_or_repo_id: str | os.PathLike[str],
-    env_id: str | None = None,
+    folder: str | os.PathLike[str],
     *,
-    env: Any = None,
-    device: str = "auto",
+    env_id: str | None = None,
     token: str | bool | None = None,
-) -> DQN:
-    """Import a CleanRL DQN model (``dqn_atari.py`` Nature CNN or ``dqn.py`` MLP).
+) -> Path:
+    """Convert a CleanRL DQN model to a dqn-agents model folder.
+
+    Reads a ``dqn_atari.py`` Nature CNN (``network.0/2/4`` convolutions, ``network.7``
+    Linear(3136, 512), ``network.9`` Linear(512, n)) or a ``dqn.py`` MLP with
+    ``torch.load(weights_only=True)`` and loads it strictly into our network. Atari ids
+    get `ATARI_ZOO_WRAPPER_OPTIONS` (CleanRL's wrapper stack).
 
     Args:
         path_or_repo_id: A local ``*.cleanrl_model`` or a repo id such as
             ``"cleanrl/PongNoFrameskip-v4-dqn_atari-seed1"``.
-        env_id: The env it was trained on; default from CleanRL's repo naming
-            ``{org}/{env}-{exp_name}-seed{seed}``.
-        env: Env instance (or id) to attach instead of building one.
-        device: Torch device.
+        folder: Where to write ``config.json`` + ``model.safetensors`` (created if needed).
+        env_id: The env it was trained on; default from CleanRL's repo naming (see
+            `cleanrl_env_id_from_repo`).
         token: Hub token for a repo id.
 
     Returns:
-        A `DQN` that acts like the CleanRL network.
+        The folder, loadable with ``DQN.load``.
 
     Raises:
         HubUnsafeFileError: The file holds code (refused; nothing ran).
         HubIntegrityError: Unsupported network layout.
-        ValueError: The env id is unknown.
+        ValueError: The env id is unknown; a malformed repo id.
     """
     source = os.fspath(path_or_repo_id)
-    if _is_local(source):
-        path = Path(source)
-    else:
-        from dqn_agents.hub.pull import _check_repo_id
-
-        _check_repo_id(source)
-        path = _download_from_repo(source, ".cleanrl_model", None, token)
-        if env_id is None:
-            match = re.match(r"^(.+-v\d+)-", source.split("/")[-1])
-            env_id = match.group(1) if match else None
-    from dqn_agents.hub.pull import _env_id_of
-
-    env_id = env_id or _env_id_of(env)
+    env_id = env_id or cleanrl_env_id_from_repo(source)
     if env_id is None:
         raise ValueError(
             f"Cannot tell which env {source} was trained on: pass env_id='PongNoFrameskip-v4'."
         )
+    if _is_local(source):
+        path = Path(source)
+    else:
+        check_repo_id(source)
+        path = _download_from_repo(source, ".cleanrl_model", None, token)
     state_dict, info = map_layers(cleanrl_state_dict(path), ["network."])
-    try:
-        from dqn_agents.config import DQNConfig
-
-        base = DQNConfig.preset("cleanrl").to_dict()
-    except (ImportError, HubError):  # pragma: no cover
-        base = {}
-    return _agent_from_weights(
-        env=env if env is not None else None,
+    base = DQNConfig.preset("cleanrl").to_dict()
+    return _write_folder(
+        folder,
         env_id=env_id,
-        wrapper_options=_zoo_wrapper_options(env_id),
         config_fields={k: v for k, v in base.items() if k in ("learning_rate", "gamma")},
         state_dict=state_dict,
         info=info,
-        device=device,
         source=f"CleanRL model {source}",
     )

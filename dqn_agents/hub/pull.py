@@ -1,20 +1,8 @@
-"""Download and load agents from the Hugging Face Hub (or from the local zoo).
+"""Download and verify dqn-agents models from the Hugging Face Hub (or the local zoo).
 
-`load_from_hub` is what ``DQN.from_pretrained`` and ``dqn-agents evaluate org/repo``
-call. It
-
-1. looks for a shipped agent in the local zoo first (`find_in_zoo`);
-2. otherwise downloads ``config.json`` and ``model.safetensors`` through the
-   ``huggingface_hub`` cache (``hf_hub_download``; ``HF_HUB_OFFLINE=1`` works from the
-   cache), both from the *same* commit, pinned when ``revision`` is given;
-3. checks what it got: the sha256 / git blob id of every file against the ETag the server
-   announced (a corrupted blob is evicted from the cache so the next try downloads it
-   again), the file format (via `serialization`), and the env id;
-4. builds the agent with ``DQN.load(folder, env=..., device=...)`` (strict weight loading).
-
-Nothing is ever unpickled: a repo that only holds ``pytorch_model.bin`` / ``*.pkl`` /
-``*.pth`` / an SB3 zip is refused with a `HubUnsafeFileError`
-before any of those files is downloaded.
+Finds a model (local zoo first, else the ``huggingface_hub`` cache), checks every file
+against the hash the server announced and the env against the model, then hands the
+folder to a loader it is given (`load_model`): it never builds an agent itself.
 """
 
 from __future__ import annotations
@@ -23,12 +11,15 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-from dqn_agents.hub import (
+import torch
+
+from dqn_agents.devices import resolve_device
+from dqn_agents.hub.errors import (
     HubAuthError,
     HubConnectionError,
     HubEnvMismatchError,
@@ -40,27 +31,36 @@ from dqn_agents.hub import (
     HubUnsafeFileError,
     require_huggingface_hub,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from dqn_agents.agent import DQN
+from dqn_agents.serialization import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    ModelFormatError,
+    PickleRefusedError,
+    read_folder_meta,
+)
+from dqn_agents.spec import EnvMismatchError, env_id_of, same_task
 
 __all__ = [
     "ZOO_ENV_VAR",
     "ZOO_ORG",
+    "check_env_matches",
+    "check_repo_id",
     "download_model",
     "find_in_zoo",
     "load_folder",
-    "load_from_hub",
+    "load_model",
+    "translate_hf_error",
+    "verify_cached_file",
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ZOO_ORG = "dqn-agents"
 """The Hub organisation whose agents may ship in the local zoo."""
 ZOO_ENV_VAR = "DQN_AGENTS_ZOO"
 """Environment variable: extra zoo folders (``os.pathsep``-separated), searched first."""
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 REQUIRED_FILES = (CONFIG_NAME, WEIGHTS_NAME)
 PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".pth", ".pt", ".ckpt", ".cleanrl_model", ".zip")
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
@@ -264,7 +264,22 @@ def verify_cached_file(path: Path, *, repo_id: str) -> None:
 # --------------------------------------------------------------------------- download
 
 
-def _check_repo_id(repo_id: str) -> None:
+def check_repo_id(repo_id: str) -> None:
+    """Refuse a repo id that is not ``"org/name"`` (or ``"name"``) before any request.
+
+    Args:
+        repo_id: The repo id.
+
+    Raises:
+        ValueError: It is not a string of letters, digits, ``-``, ``_``, ``.`` and one ``/``.
+
+    Example:
+        >>> check_repo_id("dqn-agents/dqn-Pong-v5")
+        >>> check_repo_id("not a repo id")
+        Traceback (most recent call last):
+        ...
+        ValueError: repo_id must look like 'org/name' (letters, digits, '-', '_', '.'), got 'not a repo id'.
+    """  # noqa: E501
     if not isinstance(repo_id, str) or not _REPO_ID.fullmatch(repo_id):
         raise ValueError(
             f"repo_id must look like 'org/name' (letters, digits, '-', '_', '.'), got {repo_id!r}."
@@ -390,7 +405,7 @@ def download_model(
         HubConnectionError: The network failed; nothing partial was kept.
         HubIntegrityError: A file did not match its checksum (evicted from the cache).
     """
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     if use_zoo and revision is None:
         zoo = find_in_zoo(repo_id)
         if zoo is not None:
@@ -415,42 +430,7 @@ def download_model(
 # --------------------------------------------------------------------------- load
 
 
-def _env_id_of(env: Any) -> str | None:
-    if env is None:
-        return None
-    if isinstance(env, str):
-        return env
-    for candidate in (env, getattr(env, "unwrapped", None)):
-        spec = getattr(candidate, "spec", None)
-        env_id = getattr(spec, "id", None)
-        if isinstance(env_id, str):
-            return env_id
-    return None
-
-
-def _same_env(trained: str, given: str) -> bool:
-    """Whether two env ids name the same task (Atari ids compare by game)."""
-    if trained == given:
-        return True
-    try:
-        from dqn_agents.wrappers import is_atari_id, resolve_env_id
-
-        if is_atari_id(trained) and is_atari_id(given):
-            return bool(resolve_env_id(trained).game == resolve_env_id(given).game)
-    except (ImportError, ValueError, AttributeError):
-        pass
-
-    def base(env_id: str) -> str:
-        name = env_id.split("/")[-1]
-        name = re.sub(r"-v\d+$", "", name)
-        return name.removesuffix("NoFrameskip").removesuffix("Deterministic").lower()
-
-    return base(trained) == base(given) and (
-        "/" in trained or "/" in given or "NoFrameskip" in trained + given
-    )
-
-
-def check_env_matches(meta: dict[str, Any], env: Any, *, source: str) -> None:
+def check_env_matches(meta: Mapping[str, Any], env: Any, *, source: str) -> None:
     """Refuse an ``env`` for another task than the one the model was trained on.
 
     Args:
@@ -459,13 +439,17 @@ def check_env_matches(meta: dict[str, Any], env: Any, *, source: str) -> None:
         source: Where the model came from, for the message.
 
     Raises:
-        HubEnvMismatchError: The env ids name different games/tasks.
+        HubEnvMismatchError: The env ids name different games/tasks (see
+            `dqn_agents.spec.same_task`).
+
+    Example:
+        >>> check_env_matches({"env_id": "ALE/Pong-v5"}, "PongNoFrameskip-v4", source="m")
     """
     trained = meta.get("env_id")
-    given = _env_id_of(env)
+    given = env_id_of(env)
     if not isinstance(trained, str) or given is None:
         return
-    if not _same_env(trained, given):
+    if not same_task(trained, given):
         raise HubEnvMismatchError(
             f"{source} was trained on {trained!r} but env={given!r} was given. Pass an env of "
             f"the same game (or env=None to build {trained!r} from the model's config)."
@@ -474,53 +458,63 @@ def check_env_matches(meta: dict[str, Any], env: Any, *, source: str) -> None:
 
 def load_folder(
     folder: str | os.PathLike[str],
+    load: Callable[..., T],
     *,
     env: Any = None,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     source: str | None = None,
-) -> DQN:
-    """Validate a Hub-layout folder and build the agent from it (strict weight loading).
+) -> T:
+    """Check a Hub-layout folder against ``env``, then build the model with ``load``.
+
+    Only ``config.json`` is read here (format header, env id); ``load`` reads and checks
+    the whole model once. Its errors are translated by type: a refused pickle becomes
+    `HubUnsafeFileError`, any other invalid file `HubIntegrityError`, an env that does
+    not fit `HubEnvMismatchError`.
 
     Args:
         folder: Holds ``config.json`` + ``model.safetensors``.
+        load: Builds the model, called as ``load(folder, env=env, device=device)``
+            (``DQN.load``).
         env: Optional env id or instance to attach (must be the model's task).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``... (checked before anything is read).
         source: Where the folder came from (repo id), for error messages.
 
     Returns:
-        The agent.
+        What ``load`` returned.
 
     Raises:
-        HubIntegrityError: Invalid or inconsistent files (config vs weights shapes).
+        ValueError: An unknown or unavailable ``device``.
         HubUnsafeFileError: Pickle-format files in place of the model.
-        HubEnvMismatchError: ``env`` is for another game.
+        HubIntegrityError: Invalid or inconsistent files (config vs weights shapes).
+        HubEnvMismatchError: ``env`` is for another game, or does not fit the model.
     """
-    from dqn_agents.agent import DQN
-    from dqn_agents.serialization import ModelFormatError, read_model_folder
-
     where = source or os.fspath(folder)
+    resolve_device(device)  # a bad device is the caller's ValueError, not the repo's fault
     try:
-        meta, state_dict = read_model_folder(folder)
+        meta = read_folder_meta(folder)
+    except PickleRefusedError as exc:
+        raise HubUnsafeFileError(f"{where}: {exc}") from exc
     except ModelFormatError as exc:
-        if "pickle" in str(exc):
-            raise HubUnsafeFileError(f"{where}: {exc}") from exc
         raise HubIntegrityError(f"{where}: the downloaded model is not valid: {exc}") from exc
-    del state_dict  # validated here; DQN.load reads it again
     check_env_matches(meta, env, source=where)
-    from dqn_agents.agent import _resolve_device
-
-    _resolve_device(device)  # a bad device is the caller's ValueError, not the repo's fault
     try:
-        return DQN.load(folder, env=env, device=device)
-    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, HubError):
+        return load(folder, env=env, device=device)
+    except HubError:
+        raise
+    except PickleRefusedError as exc:
+        raise HubUnsafeFileError(f"{where}: {exc}") from exc
+    except ModelFormatError as exc:
+        raise HubIntegrityError(
+            f"{where}: the model is not valid: {exc} The repo is broken: re-push it from a "
+            f"saved agent."
+        ) from exc
+    except EnvMismatchError as exc:
+        if env is None:  # the env built from the model's own config does not fit it
+            raise _inconsistent(where, exc) from exc
+        raise HubEnvMismatchError(f"The env given does not fit the model {where}: {exc}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        if env is not None:  # the caller's env may be at fault: keep the loader's error
             raise
-        if env is not None and not isinstance(exc, ModelFormatError):
-            # The files were validated above and file errors are ModelFormatErrors: what is
-            # left is the env the caller gave (spaces, action set, frame stack).
-            raise HubEnvMismatchError(
-                f"The env given does not fit the model {where}: {exc}"
-            ) from exc
         raise _inconsistent(where, exc) from exc
 
 
@@ -532,39 +526,44 @@ def _inconsistent(where: str, exc: BaseException) -> HubIntegrityError:
     )
 
 
-def load_from_hub(
+def load_model(
     repo_id: str,
+    load: Callable[..., T],
     *,
     revision: str | None = None,
     env: Any = None,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     cache_dir: str | os.PathLike[str] | None = None,
     token: str | bool | None = None,
-) -> DQN:
-    """Load a DQN agent from the Hub (or the local zoo): what ``DQN.from_pretrained`` calls.
+) -> T:
+    """Find a model (local zoo, else download), verify it, and build it with ``load``.
+
+    What ``DQN.from_pretrained`` calls, with ``load=DQN.load``.
 
     Args:
         repo_id: ``"org/name"``. Agents of the ``dqn-agents`` org that ship in the local
             zoo are loaded from disk, with no network (see `find_in_zoo`).
+        load: Builds the model from the folder: ``load(folder, env=env, device=device)``.
         revision: Branch, tag or commit sha to pin (skips the zoo).
-        env: Env id or instance to attach; must be the model's task. ``None`` builds the
-            env recorded in the model's config when needed.
+        env: Env id or instance to attach; must be the model's task. ``None`` lets
+            ``load`` build the env recorded in the model's config.
         device: Torch device for the networks.
         cache_dir: ``huggingface_hub`` cache folder.
         token: Token (``None``: ``HF_TOKEN`` or the ``hf auth login`` cache).
 
     Returns:
-        The agent, ready to ``predict`` / ``evaluate``.
+        What ``load`` returned (the agent).
 
     Raises:
-        HubError: A subclass saying what went wrong (see `download_model`), plus
-            `HubIntegrityError` / ``HubEnvMismatchError`` from the
-            consistency checks.
+        HubError: A subclass saying what went wrong (see `download_model` and
+            `load_folder`).
+        ValueError: A malformed ``repo_id`` or an unknown ``device``.
 
     Example:
         >>> from dqn_agents import DQN  # doctest: +SKIP
-        >>> agent = DQN.from_pretrained("dqn-agents/dqn-Pong-v5")  # doctest: +SKIP
+        >>> agent = load_model("dqn-agents/dqn-Pong-v5", DQN.load)  # doctest: +SKIP
     """
+    resolve_device(device)
     folder = download_model(repo_id, revision=revision, cache_dir=cache_dir, token=token)
     source = f"{repo_id!r}" + (f" at {revision!r}" if revision else "")
-    return load_folder(folder, env=env, device=device, source=source)
+    return load_folder(folder, load, env=env, device=device, source=source)

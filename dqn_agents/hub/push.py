@@ -1,21 +1,8 @@
-"""Publish agents on the Hugging Face Hub: one commit, safetensors + JSON + card + video.
+"""Publish agents on the Hugging Face Hub: one commit of safetensors, JSON, card and video.
 
-`push_to_hub` (what ``agent.push_to_hub`` calls) evaluates the agent on full games
-(raw scores), then commits in one go:
-
-* ``model.safetensors`` and ``config.json`` (what ``DQN.load`` needs),
-* ``results.json`` (``mean_reward``, ``std_reward``, ``n_eval_episodes``,
-  ``is_deterministic``, ``eval_datetime``, env id, wrapper options),
-* ``README.md``, a model card with the ``model-index`` block the Hub's RL leaderboards read,
-* ``replay.mp4`` of one evaluation game, when the ``video`` extra (imageio + imageio-ffmpeg)
-  is installed.
-
-`push_folder` is what ``dqn-agents push PATH`` calls: PATH is a model ``.zip`` or a
-folder in the Hub layout; a folder that already holds ``results.json`` and ``README.md``
-(a zoo entry) is published unchanged.
-
-Everything goes through ``huggingface_hub`` (``HfApi.create_repo`` / ``create_commit``);
-the token comes from its usual places and is never logged.
+`push_to_hub` evaluates an agent, writes ``config.json``, ``model.safetensors``,
+``results.json``, a ``README.md`` model card and ``replay.mp4``, and commits them in one
+go; `push_evaluated_folder` publishes a finished folder as it is.
 """
 
 from __future__ import annotations
@@ -25,11 +12,13 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from dqn_agents.hub import (
+from dqn_agents.hub.card import build_model_card, build_results, hardware_info
+from dqn_agents.hub.errors import (
     HubAuthError,
     HubError,
     HubRepoNotFoundError,
@@ -38,13 +27,22 @@ from dqn_agents.hub import (
     HubUploadError,
     require_huggingface_hub,
 )
-from dqn_agents.hub.card import build_model_card, build_results, hardware_info
-from dqn_agents.hub.pull import REQUIRED_FILES, _check_repo_id, translate_hf_error
+from dqn_agents.hub.pull import REQUIRED_FILES, check_repo_id, translate_hf_error
+from dqn_agents.serialization import ModelFormatError, PickleRefusedError, read_model_folder
+from dqn_agents.spec import env_id_of
 
-if TYPE_CHECKING:  # pragma: no cover
-    from dqn_agents.agent import DQN
-
-__all__ = ["ALLOWED_SUFFIXES", "PushResult", "push_folder", "push_to_hub", "video_available"]
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "DEFAULT_COMMIT_MESSAGE",
+    "EvalSummary",
+    "PushResult",
+    "PushableAgent",
+    "is_evaluated_folder",
+    "prepare_folder",
+    "push_evaluated_folder",
+    "push_to_hub",
+    "video_available",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +62,52 @@ ALLOWED_SUFFIXES = (
 )
 """File types a pushed folder may hold: no pickles, no archives, no code."""
 VIDEO_NAME = "replay.mp4"
+EVALUATED_FILES = ("results.json", "README.md")
 DEFAULT_COMMIT_MESSAGE = "Upload DQN agent with dqn-agents"
+"""The commit title when none is given."""
+
+
+class EvalSummary(Protocol):
+    """What `push_to_hub` reads of an evaluation (`dqn_agents.evaluation.EvalResult`)."""
+
+    @property
+    def mean(self) -> float:
+        """Mean raw score."""
+        ...
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the raw scores."""
+        ...
+
+    @property
+    def scores(self) -> Sequence[float]:
+        """Raw score of each episode."""
+        ...
+
+    @property
+    def lengths(self) -> Sequence[int]:
+        """Length of each episode in agent steps."""
+        ...
+
+
+class PushableAgent(Protocol):
+    """What `push_to_hub` needs of an agent (`dqn_agents.DQN` has it)."""
+
+    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` into ``folder``."""
+        ...
+
+    def evaluate(
+        self,
+        n_episodes: int = ...,
+        env: Any = ...,
+        *,
+        deterministic: bool = ...,
+        video_path: str | os.PathLike[str] | None = ...,
+    ) -> EvalSummary:
+        """Play ``n_episodes`` full games (recording the first to ``video_path``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -158,7 +201,9 @@ def _upload(
     return str(info.oid), str(info.commit_url), paths
 
 
-def _evaluate(agent: DQN, eval_env: Any, n_eval_episodes: int, video_path: Path | None) -> Any:
+def _evaluate(
+    agent: PushableAgent, eval_env: Any, n_eval_episodes: int, video_path: Path | None
+) -> EvalSummary:
     if video_path is not None:
         try:
             return agent.evaluate(
@@ -170,8 +215,66 @@ def _evaluate(agent: DQN, eval_env: Any, n_eval_episodes: int, video_path: Path 
     return agent.evaluate(n_eval_episodes, eval_env, deterministic=True)
 
 
+def prepare_folder(
+    agent: PushableAgent,
+    folder: str | os.PathLike[str],
+    repo_id: str,
+    *,
+    eval_env: Any = None,
+    n_eval_episodes: int = 10,
+    video: bool = True,
+    training: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write what `push_to_hub` publishes into ``folder``: model, results, card, video.
+
+    The folder is then a finished model folder (`is_evaluated_folder`): the zoo ships such
+    folders, and `push_evaluated_folder` publishes one unchanged.
+
+    Args:
+        agent: A trained agent (a `dqn_agents.DQN`).
+        folder: Destination (created if needed).
+        repo_id: Where it will be published (named in the card's usage snippet).
+        eval_env: Env (id or instance) for the evaluation; default the agent's env id.
+        n_eval_episodes: Full games to play (raw scores, greedy).
+        video: Record ``replay.mp4`` of the first evaluation game (needs the ``video``
+            extra; skipped with a log line when it is not installed).
+        training: The training run for the card (see
+            `dqn_agents.hub.card.build_model_card`).
+
+    Returns:
+        The ``results.json`` content.
+    """
+    folder = Path(folder)
+    agent.save_pretrained(folder)
+    meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    want_video = video and video_available()
+    if video and not want_video:
+        logger.info('No replay video: install the video extra (pip install "dqn-agents[video]").')
+    video_path = folder / VIDEO_NAME if want_video else None
+    result = _evaluate(agent, eval_env, n_eval_episodes, video_path)
+    results = build_results(
+        env_id=env_id_of(eval_env) or meta.get("env_id"),
+        mean_reward=float(result.mean),
+        std_reward=float(result.std),
+        n_eval_episodes=n_eval_episodes,
+        is_deterministic=True,
+        wrapper_options=meta.get("wrapper_options"),
+        scores=[float(s) for s in result.scores],
+        episode_lengths=[int(n) for n in result.lengths] or None,
+    )
+    (folder / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    has_video = video_path is not None and video_path.is_file() and video_path.stat().st_size > 0
+    if video_path is not None and not has_video:
+        video_path.unlink(missing_ok=True)
+    card = build_model_card(
+        meta, results, repo_id, hardware=hardware_info(), has_video=has_video, training=training
+    )
+    (folder / "README.md").write_text(card, encoding="utf-8")
+    return results
+
+
 def push_to_hub(
-    agent: DQN,
+    agent: PushableAgent,
     repo_id: str,
     *,
     eval_env: Any = None,
@@ -185,7 +288,7 @@ def push_to_hub(
     """Evaluate ``agent`` and publish it to ``repo_id`` in one commit.
 
     Args:
-        agent: A trained `DQN`.
+        agent: A trained agent (a `dqn_agents.DQN`).
         repo_id: ``"org/name"``; created if missing.
         eval_env: Env (id or instance) for the evaluation; default the agent's env id.
             For the video it must render ``rgb_array`` frames (ids are made that way).
@@ -201,6 +304,7 @@ def push_to_hub(
         `PushResult` with the commit sha and the results.
 
     Raises:
+        ValueError: A malformed ``repo_id`` or ``n_eval_episodes`` < 1.
         HubAuthError: The server refused the token.
         HubUploadError: The upload or commit failed (nothing was committed).
         HubError: Another failure, explained.
@@ -209,41 +313,14 @@ def push_to_hub(
         >>> agent.push_to_hub("my-org/dqn-CartPole-v1", n_eval_episodes=5)  # doctest: +SKIP
     """
     require_huggingface_hub()
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     if n_eval_episodes < 1:
         raise ValueError(f"n_eval_episodes must be >= 1, got {n_eval_episodes}.")
     with tempfile.TemporaryDirectory(prefix="dqn-agents-push-") as tmp:
         folder = Path(tmp)
-        agent.save_pretrained(folder)
-        meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        want_video = video and video_available()
-        if video and not want_video:
-            logger.info(
-                'No replay video: install the video extra (pip install "dqn-agents[video]").'
-            )
-        video_path = folder / VIDEO_NAME if want_video else None
-        result = _evaluate(agent, eval_env, n_eval_episodes, video_path)
-        env_id = _eval_env_id(eval_env) or meta.get("env_id")
-        results = build_results(
-            env_id=env_id,
-            mean_reward=float(result.mean),
-            std_reward=float(result.std),
-            n_eval_episodes=n_eval_episodes,
-            is_deterministic=True,
-            wrapper_options=meta.get("wrapper_options"),
-            scores=[float(s) for s in result.scores],
-            episode_lengths=[int(n) for n in getattr(result, "lengths", [])] or None,
+        results = prepare_folder(
+            agent, folder, repo_id, eval_env=eval_env, n_eval_episodes=n_eval_episodes, video=video
         )
-        (folder / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-        has_video = (
-            video_path is not None and video_path.is_file() and video_path.stat().st_size > 0
-        )
-        if video_path is not None and not has_video:
-            video_path.unlink(missing_ok=True)
-        card = build_model_card(
-            meta, results, repo_id, hardware=hardware_info(), has_video=has_video
-        )
-        (folder / "README.md").write_text(card, encoding="utf-8")
         oid, url, files = _upload(
             folder,
             repo_id,
@@ -255,84 +332,65 @@ def push_to_hub(
     return PushResult(repo_id, oid, url, files, results)
 
 
-def _eval_env_id(env: Any) -> str | None:
-    from dqn_agents.hub.pull import _env_id_of
+def is_evaluated_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a finished folder: a model plus ``results.json`` and ``README.md``.
 
-    return _env_id_of(env)
+    Args:
+        path: A file or folder.
+
+    Returns:
+        True for a folder holding ``results.json`` and ``README.md`` (a zoo entry), which
+        `push_evaluated_folder` publishes as it is.
+    """
+    folder = Path(path)
+    return folder.is_dir() and all((folder / name).is_file() for name in EVALUATED_FILES)
 
 
-def push_folder(
-    path: str | os.PathLike[str],
+def push_evaluated_folder(
+    folder: str | os.PathLike[str],
     repo_id: str,
     *,
-    n_eval_episodes: int = 10,
-    video: bool = True,
     private: bool = False,
     commit_message: str = DEFAULT_COMMIT_MESSAGE,
     token: str | bool | None = None,
-    eval_env: Any = None,
+    revision: str | None = None,
 ) -> PushResult:
-    """Publish a saved model: a ``.zip`` from ``DQN.save`` or a Hub-layout folder.
-
-    A folder that already holds ``results.json`` and ``README.md`` next to
-    ``config.json`` + ``model.safetensors`` (an evaluated zoo entry) is pushed unchanged,
-    after validation. Anything else is loaded, evaluated and pushed like
-    `push_to_hub`.
+    """Publish a finished folder unchanged, after checking the model in it.
 
     Args:
-        path: The model file or folder.
-        repo_id: ``"org/name"``.
-        n_eval_episodes: Games to evaluate (not used for an already-evaluated folder).
-        video: Record ``replay.mp4`` (not used for an already-evaluated folder).
+        folder: Holds ``config.json``, ``model.safetensors``, ``results.json`` and
+            ``README.md`` (and optionally media), nothing else.
+        repo_id: ``"org/name"``; created if missing.
         private: Create the repo private.
         commit_message: The commit title.
         token: Token; ``None`` reads the usual places.
-        eval_env: Evaluation env override.
+        revision: Branch to commit to (default ``main``).
 
     Returns:
-        `PushResult`.
+        `PushResult` with the folder's ``results.json``.
 
     Raises:
-        FileNotFoundError: Nothing at ``path``.
         HubUnsafeFileError: The folder holds pickles or other unpublishable files.
-        HubError: The upload failed (see `push_to_hub`).
+        HubError: The model in it is not valid, or the upload failed.
     """
-    _check_repo_id(repo_id)
-    src = Path(path)
-    if not src.exists() and Path(f"{src}.zip").is_file():
-        src = Path(f"{src}.zip")
-    if not src.exists():
-        raise FileNotFoundError(f"No model at {src}: pass a .zip from DQN.save or a folder.")
-    if src.is_dir() and (src / "results.json").is_file() and (src / "README.md").is_file():
-        from dqn_agents.serialization import ModelFormatError, read_model_folder
-
-        try:
-            read_model_folder(src)
-        except ModelFormatError as exc:
-            raise HubError(f"Refusing to push {src}: {exc}") from exc
-        missing = [n for n in REQUIRED_FILES if not (src / n).is_file()]
-        if missing:  # pragma: no cover - read_model_folder already checked
-            raise HubError(f"Refusing to push {src}: missing {missing}.")
-        results = json.loads((src / "results.json").read_text(encoding="utf-8"))
-        oid, url, files = _upload(
-            src,
-            repo_id,
-            private=private,
-            commit_message=commit_message,
-            token=token,
-            revision=None,
-        )
-        return PushResult(repo_id, oid, url, files, results if isinstance(results, dict) else {})
-    from dqn_agents.agent import DQN
-
-    agent = DQN.load(src)
-    return push_to_hub(
-        agent,
+    check_repo_id(repo_id)
+    src = Path(folder)
+    try:
+        read_model_folder(src)
+    except PickleRefusedError as exc:
+        raise HubUnsafeFileError(f"Refusing to push {src}: {exc}") from exc
+    except ModelFormatError as exc:
+        raise HubError(f"Refusing to push {src}: {exc}") from exc
+    missing = [n for n in (*REQUIRED_FILES, *EVALUATED_FILES) if not (src / n).is_file()]
+    if missing:
+        raise HubError(f"Refusing to push {src}: missing {missing}.")
+    results = json.loads((src / "results.json").read_text(encoding="utf-8"))
+    oid, url, files = _upload(
+        src,
         repo_id,
-        eval_env=eval_env,
-        n_eval_episodes=n_eval_episodes,
-        video=video,
         private=private,
         commit_message=commit_message,
         token=token,
+        revision=revision,
     )
+    return PushResult(repo_id, oid, url, files, results if isinstance(results, dict) else {})

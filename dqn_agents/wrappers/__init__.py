@@ -23,7 +23,7 @@ from dqn_agents.wrappers.atari import (
     wrap_atari,
 )
 from dqn_agents.wrappers.ids import AtariId, is_atari_id, list_atari_games, resolve_env_id
-from dqn_agents.wrappers.vector import AtariVectorAdapter, make_atari_vector
+from dqn_agents.wrappers.vector import AtariVectorAdapter, EpisodeStatsLift, make_atari_vector
 
 if TYPE_CHECKING:  # pragma: no cover
     from dqn_agents.wrappers.pettingzoo import AtariParallelWrapper, make_pettingzoo_atari
@@ -34,6 +34,7 @@ __all__ = [
     "AtariOptions",
     "AtariParallelWrapper",
     "AtariVectorAdapter",
+    "EpisodeStatsLift",
     "EpisodicLife",
     "FireReset",
     "FrameStack",

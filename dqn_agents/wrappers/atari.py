@@ -300,25 +300,17 @@ class AtariFrameProcessing(gym.Wrapper[np.ndarray, int, Any, Any], gym.utils.Rec
         max_episode_frames: int | None = 108_000,
         fire_reset: bool = False,
     ) -> None:
-        AtariOptions(
-            noop_max=noop_max,
-            frame_skip=frame_skip,
-            max_pool=max_pool,
-            screen_size=screen_size,
-            grayscale=grayscale,
-            max_episode_frames=max_episode_frames,
-            fire_reset=fire_reset,
-        )  # validates, with clear messages
-        gym.utils.RecordConstructorArgs.__init__(
-            self,
-            noop_max=noop_max,
-            frame_skip=frame_skip,
-            max_pool=max_pool,
-            screen_size=screen_size,
-            grayscale=grayscale,
-            max_episode_frames=max_episode_frames,
-            fire_reset=fire_reset,
-        )
+        settings: dict[str, Any] = {
+            "noop_max": noop_max,
+            "frame_skip": frame_skip,
+            "max_pool": max_pool,
+            "screen_size": screen_size,
+            "grayscale": grayscale,
+            "max_episode_frames": max_episode_frames,
+            "fire_reset": fire_reset,
+        }
+        AtariOptions(**settings)  # validates, with clear messages
+        gym.utils.RecordConstructorArgs.__init__(self, **settings)
         super().__init__(env)
         ale = getattr(env.unwrapped, "ale", None)
         if ale is None:
@@ -558,6 +550,15 @@ class FrameStack(gym.Wrapper[np.ndarray, Any, np.ndarray, Any], gym.utils.Record
             dtype=space.dtype,
         )
         self._stack = np.zeros(self.observation_space.shape, dtype=space.dtype)
+
+    @property
+    def stack(self) -> np.ndarray:
+        """The current observation: the last one `step` or `reset` returned (zeros before).
+
+        The wrapper never writes into an observation it has returned (each step makes a
+        new array), so this is that array itself, not a copy.
+        """
+        return self._stack
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step and push the new frame."""

@@ -58,13 +58,9 @@ def list_pettingzoo_atari() -> list[str]:
 
 
 def _options(options: AtariOptions | Mapping[str, Any] | None, overrides: Any) -> AtariOptions:
-    base: dict[str, Any] = {"episodic_life": False, "fire_reset": False}
-    if isinstance(options, AtariOptions):
-        base.update(options.to_dict())
-    elif options is not None:
-        base.update(dict(options))
-    base.update(overrides)
-    opts = AtariOptions.from_dict(base)
+    given = options.to_dict() if isinstance(options, AtariOptions) else dict(options or {})
+    # Multi-agent defaults: no life-loss episodes, no FIRE on reset.
+    opts = AtariOptions.coerce({"episodic_life": False, "fire_reset": False, **given}, **overrides)
     if opts.episodic_life or opts.fire_reset:
         raise ValueError(
             "Multi-agent Atari does not support episodic_life or fire_reset, got "
@@ -217,6 +213,10 @@ class AtariParallelWrapper(ParallelEnv):
             self._returns[a] = self._returns.get(a, 0.0) + totals[a]
         obs = {a: o for a, o in self._push_frame_for(agents).items()}
         done = {a for a in agents if terms[a] or truncs[a]}
+        lives = int(self._ale.lives())
+        for a in agents:  # the same keys as the single-agent wrappers, at every step
+            infos[a]["lives"] = lives
+            infos[a]["game_over"] = terms[a]
         for a in done:
             infos[a]["episode"] = {"r": self._returns[a], "l": self._lengths}
         self.agents = [a for a in agents if a not in done]

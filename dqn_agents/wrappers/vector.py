@@ -63,7 +63,7 @@ from gymnasium.vector.utils import batch_space
 from dqn_agents.wrappers.atari import AtariOptions, make_atari
 from dqn_agents.wrappers.ids import resolve_env_id
 
-__all__ = ["AtariVectorAdapter", "make_atari_vector"]
+__all__ = ["AtariVectorAdapter", "EpisodeStatsLift", "make_atari_vector"]
 
 Backend = Literal["auto", "ale", "sync", "async"]
 _NO_CAP = 2**31 - 1
@@ -254,8 +254,13 @@ class AtariVectorAdapter(VectorEnv):
         self.ale_env.close()
 
 
-class _LiftEpisodeStats(gym.vector.VectorWrapper):
-    """Copy ``final_info["episode"]`` (SAME_STEP) to ``info["episode"]``; add ``game_over``."""
+class EpisodeStatsLift(gym.vector.VectorWrapper):
+    """What ``make_atari_vector(backend="sync"/"async")`` returns: Gymnasium's vector env
+    with the ALE backend's info conventions.
+
+    Copies ``final_info["episode"]`` (SAME_STEP autoreset) to ``info["episode"]`` and adds
+    ``info["game_over"]`` at every step.
+    """
 
     def step(
         self, actions: Any
@@ -333,4 +338,4 @@ def make_atari_vector(
         vec = SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
     else:
         vec = AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
-    return _LiftEpisodeStats(vec)
+    return EpisodeStatsLift(vec)

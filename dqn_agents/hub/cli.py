@@ -1,13 +1,8 @@
-"""The ``dqn-agents push`` verb (``dqn_agents.cli`` calls `register`).
-
-Usage:
+"""The ``dqn-agents push`` sub-command, which ``dqn_agents.cli`` adds with `register`.
 
 ```bash
 dqn-agents push PATH --repo-id ORG/NAME [--episodes N] [--no-video] [--private]
 ```
-
-PATH is a model ``.zip`` (``DQN.save``) or a folder in the Hub layout; a folder that
-already holds ``results.json`` and ``README.md`` is published as it is.
 """
 
 from __future__ import annotations
@@ -40,7 +35,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("path", metavar="PATH", help="model .zip or Hub-layout folder")
     parser.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="target repo")
     parser.add_argument(
-        "--episodes", type=int, default=10, metavar="N", help="evaluation games (default 10)"
+        "--episodes",
+        type=int,
+        default=10,
+        metavar="N",
+        help="evaluation games (default 10)",
     )
     parser.add_argument("--no-video", action="store_true", help="do not record replay.mp4")
     parser.add_argument("--private", action="store_true", help="create the repo private")
@@ -59,10 +58,13 @@ def run_push(args: argparse.Namespace) -> int:
             ``commit_message``.
 
     Returns:
-        Process exit status: 0 on success, 1 on a Hub error (message on stderr).
+        Process exit status: 0 on success, 2 on a Hub error or bad input (message on
+        stderr), like every other ``dqn-agents`` command.
     """
-    from dqn_agents.hub import HubError
-    from dqn_agents.hub.push import DEFAULT_COMMIT_MESSAGE, push_folder
+    # Deferred so that building the parser (``dqn-agents --help``) stays fast.
+    from dqn_agents.hub.api import push_folder
+    from dqn_agents.hub.errors import HubError
+    from dqn_agents.hub.push import DEFAULT_COMMIT_MESSAGE
 
     try:
         result = push_folder(
@@ -75,7 +77,7 @@ def run_push(args: argparse.Namespace) -> int:
         )
     except (HubError, FileNotFoundError, ValueError) as exc:
         print(f"dqn-agents push: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     score = result.mean_reward
     print(
         f"Pushed {len(result.files)} files to {result.repo_id} (commit {result.commit_oid})"
