@@ -27,7 +27,6 @@ import signal
 import threading
 import time
 import warnings
-from collections import deque
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -37,11 +36,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
-from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.utils import configure_logger
 
 from dqn_agents import serialization as ser
-from dqn_agents.callbacks import MaybeCallback, init_callback, new_locals
+from dqn_agents.callbacks import MaybeCallback, close_progress_bars, init_callback, new_locals
 from dqn_agents.checkpoint import (
     TrainingState,
     capture_rngs,
@@ -51,12 +48,13 @@ from dqn_agents.checkpoint import (
 )
 from dqn_agents.config import PRESETS, DQNConfig
 from dqn_agents.devices import cnn_cpu_threads, inference_threads, resolve_device, torch_threads
-from dqn_agents.envs import BuiltEnv, EnvAdapter, VecEnvView, make_env
+from dqn_agents.envs import BuiltEnv, EnvAdapter, make_env
 from dqn_agents.evaluation import EvalResult, evaluate
 from dqn_agents.functional import epsilon_at, epsilon_greedy, make_optimizer
 from dqn_agents.learner import Learner, NonFiniteLossError
 from dqn_agents.networks import QNetwork, build_q_network
 from dqn_agents.replay import make_replay_buffer
+from dqn_agents.sb3_surface import SB3Surface
 from dqn_agents.spec import (
     ModelSpec,
     can_build,
@@ -71,6 +69,62 @@ from dqn_agents.version import __version__
 __all__ = ["DQN", "NonFiniteLossError"]
 
 EnvLike = str | gym.Env[Any, Any] | VectorEnv
+
+
+def _spec_and_env(
+    env: EnvLike | ModelSpec, cfg: DQNConfig, wrapper_options: dict[str, Any] | None
+) -> tuple[ModelSpec, BuiltEnv | None, DQNConfig]:
+    """The spec an agent is built for, its env (``None`` for a spec) and the env count."""
+    if isinstance(env, ModelSpec):
+        return env, None, cfg
+    if isinstance(env, VectorEnv) and cfg.num_envs != env.num_envs:
+        cfg = cfg.replace(num_envs=int(env.num_envs))
+    built = make_env(env, cfg.num_envs, wrapper_options)
+    adapter = built.adapter
+    if not isinstance(adapter.action_space, gym.spaces.Discrete):
+        raise ValueError(f"DQN needs a Discrete action space, got {adapter.action_space!r}.")
+    obs_space = check_observation_space(adapter.observation_space)
+    spec = ModelSpec(obs_space, int(adapter.action_space.n), built.env_id, built.wrapper_options)
+    return spec, built, cfg
+
+
+def _env_for_model(
+    spec: ModelSpec, env: EnvLike | None, num_envs: int, where: str
+) -> BuiltEnv | None:
+    """The env a loaded model gets: the one given, else its own id's (when safe to build)."""
+    built: BuiltEnv | None = None
+    if env is None and spec.env_id is not None and can_build(spec.env_id):
+        built = make_env(spec.env_id, num_envs, spec.wrapper_options)
+    elif env is not None:
+        options = spec.wrapper_options if isinstance(env, str) else None
+        built = make_env(env, env_count(env, num_envs), None if options is None else dict(options))
+        if built.env_id is None and isinstance(env, gym.Env | VectorEnv):
+            built.env_id = env_id_of(env)
+    if built is not None:
+        adapter = built.adapter
+        spec.check_env(
+            built.env_id,
+            adapter.observation_space,
+            adapter.action_space,
+            source=f"The model {where}",
+        )
+    return built
+
+
+def _refill_needed(config: DQNConfig, replay: Any, num_timesteps: int) -> int:
+    """Steps of acting without updates a resumed run needs to refill its replay memory."""
+    warm = min(config.learning_starts, config.buffer_size)
+    if num_timesteps < config.learning_starts or len(replay) >= warm:
+        return 0
+    warnings.warn(
+        f"The replay memory holds {len(replay)} transitions but training is past "
+        f"learning_starts ({config.learning_starts}): the next {warm - len(replay)} steps "
+        "refill it (acting with the current epsilon, no updates). Load the saved memory "
+        "(load_replay_buffer) to continue at once.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return warm - len(replay)
 
 
 def resolve_config(config: DQNConfig | str | None, hyperparameters: dict[str, Any]) -> DQNConfig:
@@ -104,7 +158,7 @@ def resolve_config(config: DQNConfig | str | None, hyperparameters: dict[str, An
     return base.replace(**hyperparameters) if hyperparameters else base
 
 
-class DQN:
+class DQN(SB3Surface):
     """Deep Q-Network agent (Mnih et al. 2013, 2015) with SB3-compatible ergonomics.
 
     Args:
@@ -164,24 +218,7 @@ class DQN:
                 "DQN(env=None) has no spaces to build a network for; pass an env (id, gym.Env "
                 "or VectorEnv), or use DQN.load(path) for a saved model without an env."
             )
-        built: BuiltEnv | None = None
-        if isinstance(env, ModelSpec):
-            spec = env
-        else:
-            if isinstance(env, VectorEnv) and cfg.num_envs != env.num_envs:
-                cfg = cfg.replace(num_envs=int(env.num_envs))
-            built = make_env(env, cfg.num_envs, wrapper_options)
-            adapter = built.adapter
-            if not isinstance(adapter.action_space, gym.spaces.Discrete):
-                raise ValueError(
-                    f"DQN needs a Discrete action space, got {adapter.action_space!r}."
-                )
-            spec = ModelSpec(
-                check_observation_space(adapter.observation_space),
-                int(adapter.action_space.n),
-                built.env_id,
-                built.wrapper_options,
-            )
+        spec, built, cfg = _spec_and_env(env, cfg, wrapper_options)
         check_observation_space(spec.observation_space)
         self.spec = spec
         self.seed = seed
@@ -227,10 +264,7 @@ class DQN:
         self._refill = 0
         self.start_time = time.time_ns()
         self.replay_buffer: Any = None
-        self._logger: Logger | None = None
-        self._custom_logger = False
         self._adapter: EnvAdapter | None = None
-        self._env_view: VecEnvView | None = None
         if built is not None:
             self._attach(built.adapter)
 
@@ -238,7 +272,6 @@ class DQN:
         if adapter.num_envs != self.config.num_envs:
             self.config = self.config.replace(num_envs=adapter.num_envs)
         self._adapter = adapter
-        self._env_view = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -287,26 +320,6 @@ class DQN:
         return None if options is None else dict(options)
 
     @property
-    def env(self) -> VecEnvView | None:
-        """The training env as SB3 sees it (``model.env``; same as `get_env`)."""
-        return self.get_env()
-
-    @property
-    def gamma(self) -> float:
-        """The discount factor (``config.gamma``; SB3's attribute)."""
-        return self.config.gamma
-
-    @property
-    def learning_rate(self) -> float:
-        """The learning rate (``config.learning_rate``; SB3's attribute)."""
-        return self.config.learning_rate
-
-    @property
-    def batch_size(self) -> int:
-        """The minibatch size (``config.batch_size``; SB3's attribute)."""
-        return self.config.batch_size
-
-    @property
     def n_updates(self) -> int:
         """Gradient updates done so far."""
         return self.learner.n_updates
@@ -317,11 +330,6 @@ class DQN:
         return self.stats.episode_num
 
     @property
-    def ep_info_buffer(self) -> deque[dict[str, float]]:
-        """The last 100 finished episodes: raw score ``r``, length ``l``, time ``t`` (SB3)."""
-        return self.stats.ep_info_buffer
-
-    @property
     def last_obs(self) -> np.ndarray | None:
         """The observation the next training action is chosen from (``None``: a new game)."""
         return self._last_obs
@@ -330,49 +338,6 @@ class DQN:
     def env_adapter(self) -> EnvAdapter | None:
         """The training env behind its batched interface (``None`` without an env)."""
         return self._adapter
-
-    # ------------------------------------------------------------------ SB3 surface
-    @property
-    def logger(self) -> Logger:
-        """The SB3 ``Logger`` (stdout / CSV / TensorBoard), configured at `learn` start."""
-        if self._logger is None:
-            self._logger = configure_logger(self.verbose, self.tensorboard_log, "DQN", True)
-        return self._logger
-
-    def set_logger(self, logger: Logger) -> None:
-        """Use a custom SB3 logger (e.g. ``stable_baselines3.common.logger.configure``).
-
-        Args:
-            logger: The logger; `learn` will not replace it.
-        """
-        self._logger = logger
-        self._custom_logger = True
-
-    def get_env(self) -> VecEnvView | None:
-        """The training env as an SB3 ``VecEnv`` view (``None`` without an env).
-
-        Returns:
-            A `dqn_agents.envs.VecEnvView` with ``num_envs``, the spaces, ``get_attr``...
-        """
-        if self._adapter is None:
-            return None
-        if self._env_view is None:
-            self._env_view = VecEnvView(self._adapter)
-        return self._env_view
-
-    def get_vec_normalize_env(self) -> None:
-        """SB3 API: there is never a ``VecNormalize`` wrapper (returns ``None``)."""
-        return None
-
-    @property
-    def n_envs(self) -> int:
-        """Number of parallel training envs (SB3 name)."""
-        return self._adapter.num_envs if self._adapter is not None else self.config.num_envs
-
-    @property
-    def policy(self) -> QNetwork:
-        """The online Q-network (alias of ``q_net``, for SB3-style code)."""
-        return self.q_net
 
     def set_env(self, env: EnvLike, force_reset: bool = True) -> None:
         """Replace the training env (validated against the model's spaces and env id).
@@ -587,24 +552,8 @@ class DQN:
             adapter.pending_autoreset = self._pending_autoreset.copy()
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay()
-        self._refill = 0
-        warm = min(self.config.learning_starts, self.config.buffer_size)
-        if self.num_timesteps >= self.config.learning_starts and len(self.replay_buffer) < warm:
-            # Resumed without the replay memory: refill it before updating again, instead of
-            # fitting the network to a few fresh transitions (SB3 would).
-            self._refill = warm - len(self.replay_buffer)
-            warnings.warn(
-                f"The replay memory holds {len(self.replay_buffer)} transitions but training "
-                f"is past learning_starts ({self.config.learning_starts}): the next "
-                f"{self._refill} steps refill it (acting with the current epsilon, no "
-                "updates). Load the saved memory (load_replay_buffer) to continue at once.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        if not self._custom_logger:
-            self._logger = configure_logger(
-                self.verbose, self.tensorboard_log, tb_log_name, reset_num_timesteps
-            )
+        self._refill = _refill_needed(self.config, self.replay_buffer, self.num_timesteps)
+        self.start_logging(tb_log_name, reset_num_timesteps)
         cb = init_callback(callback, self, progress_bar)
         cb_locals = new_locals(total_timesteps, tb_log_name, self)
         cb_locals["callback"], cb_locals["log_interval"] = cb, log_interval
@@ -613,6 +562,9 @@ class DQN:
         with torch_threads(threads), _deferred_sigint() as interrupted:
             try:
                 self._loop(total_timesteps, cb, cb_locals, log_interval, interrupted)
+            except BaseException:
+                close_progress_bars(cb)  # before the caller prints "saved ..." (Ctrl-C)
+                raise
             finally:
                 self._pending_autoreset = adapter.pending_autoreset.copy()
         cb.on_training_end()
@@ -921,20 +873,8 @@ class DQN:
             training = TrainingState.decode(
                 extras.get("optimizer", {}), extras["training_state"], where
             )
-        built: BuiltEnv | None = None
-        if env is None and spec.env_id is not None and can_build(spec.env_id):
-            built = make_env(spec.env_id, config.num_envs, spec.wrapper_options)
-        elif env is not None:
-            num_envs = env_count(env, config.num_envs)
-            options = spec.wrapper_options if isinstance(env, str) else None
-            built = make_env(env, num_envs, None if options is None else dict(options))
+        built = _env_for_model(spec, env, config.num_envs, where)
         if built is not None:
-            spec.check_env(
-                built.env_id,
-                built.adapter.observation_space,
-                built.adapter.action_space,
-                source=f"The model {where}",
-            )
             config = config.replace(num_envs=built.adapter.num_envs)
         agent = cls(
             spec,
@@ -952,8 +892,6 @@ class DQN:
                 f"config describes ({config.network}, dueling={config.dueling}): {exc}"
             ) from exc
         if built is not None:
-            if built.env_id is None and isinstance(env, gym.Env | VectorEnv):
-                built.env_id = env_id_of(env)
             agent._attach(built.adapter)
         agent.num_timesteps = int(meta.get("num_timesteps", 0))
         if training is not None:

@@ -30,17 +30,13 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from stable_baselines3.common.callbacks import (
-    BaseCallback,
-    CallbackList,
-    ConvertCallback,
-    ProgressBarCallback,
-)
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
 
-__all__ = ["MaybeCallback", "init_callback", "new_locals"]
+__all__ = ["MaybeCallback", "ProgressBar", "close_progress_bars", "init_callback", "new_locals"]
 
 MaybeCallback = (
     None | Callable[[dict[str, Any], dict[str, Any]], bool] | list[BaseCallback] | BaseCallback
@@ -80,9 +76,76 @@ def init_callback(callback: Any, model: Any, progress_bar: bool = False) -> Base
             )
         callback = ConvertCallback(callback)
     if progress_bar:
-        callback = CallbackList([callback, ProgressBarCallback()])
+        callback = CallbackList([callback, ProgressBar()])
     callback.init_callback(model)
     return callback
+
+
+class ProgressBar(BaseCallback):
+    """A progress bar whose time estimate comes from the training phase.
+
+    SB3's ``ProgressBarCallback`` estimates the remaining time from the speed so far, which
+    during the random warm-up (no gradient updates, many times faster) promised hours for
+    runs that take a day. This bar says "warm-up" until ``learning_starts``, then restarts
+    its clock, so the ETA is the speed of training proper. It closes when training ends,
+    also on Ctrl-C or an error (before the caller prints anything).
+
+    Attributes:
+        training_from: The step at which the clock restarted (``None`` during warm-up).
+        closed: Whether the bar was closed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bar: Any = None
+        self.training_from: int | None = None
+        self.closed = False
+
+    def _on_training_start(self) -> None:
+        from tqdm.auto import tqdm
+
+        self.first = int(self.model.num_timesteps)
+        total = int(self.locals["total_timesteps"]) - self.first
+        self.bar = tqdm(total=total, unit="step", dynamic_ncols=True, smoothing=0.0)
+        agent: Any = self.model  # a dqn_agents.DQN (SB3 types it as its BaseAlgorithm)
+        self.learning_starts = int(agent.config.learning_starts)
+        if self.first >= self.learning_starts:
+            self.training_from = self.first
+        else:
+            self.bar.set_postfix_str("warm-up (random actions): ETA once training starts")
+
+    def _on_step(self) -> bool:
+        done = int(self.model.num_timesteps) - self.first
+        if self.training_from is None and self.model.num_timesteps >= self.learning_starts:
+            self.training_from = int(self.model.num_timesteps)
+            self.bar.set_postfix_str("")
+            self.bar.initial, self.bar.n = done, done  # rate = (n - initial) / elapsed
+            self.bar.start_t = self.bar.last_print_t = time.time()
+        self.bar.update(done - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the bar (once)."""
+        if self.bar is not None and not self.closed:
+            self.bar.close()
+        self.closed = True
+
+
+def close_progress_bars(callback: BaseCallback) -> None:
+    """Close every `ProgressBar` inside ``callback`` (learn calls it when it stops early).
+
+    Args:
+        callback: What `init_callback` returned.
+    """
+    stack = [callback]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ProgressBar):
+            current.close()
+        stack.extend(getattr(current, "callbacks", []))
 
 
 def new_locals(total_timesteps: int, tb_log_name: str, model: Any) -> dict[str, Any]:

@@ -44,7 +44,23 @@ from typing import Any
 
 from dqn_agents.config import PRESETS
 
-__all__ = ["build_parser", "load_config_file", "main"]
+__all__ = ["DEFAULT_TIMESTEPS", "build_parser", "load_config_file", "main"]
+
+DEFAULT_TIMESTEPS = 1_000_000
+"""Agent steps of ``dqn-agents train`` when neither ``--timesteps`` nor a resumed run says."""
+RUN_FILE = "config.json"
+REPLAY_FILE = "replay.npz"
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Show each option's default in ``--help``, except empty ones (None, False, [])."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        empty = action.default in (None, False, [], argparse.SUPPRESS)
+        if "%(default)" in text or empty or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def _whole(text: str, minimum: int) -> int:
@@ -166,18 +182,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dqn-agents {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    defaults = argparse.ArgumentDefaultsHelpFormatter
+    defaults = _DefaultsFormatter
 
     train = sub.add_parser(
         "train", help="train an agent", description="Train a DQN agent.", formatter_class=defaults
     )
-    train.add_argument("env_id", metavar="ENV_ID", help="e.g. ALE/Pong-v5 or CartPole-v1")
+    train.add_argument(
+        "env_id", metavar="ENV_ID", nargs="?", help="e.g. ALE/Pong-v5 or CartPole-v1"
+    )
     train.add_argument(
         "--timesteps",
         type=_positive_int,
-        default=1_000_000,
+        default=None,
         metavar="N",
-        help="agent steps to train (10000, 10_000 and 1e4 all work)",
+        help=f"agent steps to train in total (default: {DEFAULT_TIMESTEPS}, or the resumed "
+        "run's; 10000, 10_000 and 1e4 all work)",
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its newest model (and replay memory)",
+    )
+    train.add_argument(
+        "--save-replay",
+        action="store_true",
+        help="also save the replay memory (GBs on Atari) with checkpoints and at the end, "
+        "so --resume continues exactly",
     )
     train.add_argument("--config", metavar="FILE", help="JSON/TOML: preset + overrides")
     train.add_argument(
@@ -319,13 +349,16 @@ def _run_dir(env_id: str, output: str | None) -> Path:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from stable_baselines3.common.callbacks import CheckpointCallback
     from stable_baselines3.common.logger import configure
 
     from dqn_agents.agent import DQN
     from dqn_agents.config import DQNConfig
     from dqn_agents.serialization import atomic_write
 
+    if args.resume:
+        return _resume(args)
+    if not args.env_id:
+        raise ValueError("train needs an ENV_ID (e.g. ALE/Pong-v5), or --resume RUN_DIR.")
     settings: dict[str, Any] = load_config_file(args.config) if args.config else {}
     preset = args.preset or settings.pop("preset", None) or "default"
     settings.pop("preset", None)
@@ -336,6 +369,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")
         settings[key.strip()] = _parse_value(value)
     config = DQNConfig.preset(preset, **settings)
+    timesteps = args.timesteps or DEFAULT_TIMESTEPS
     agent = DQN(
         args.env_id,
         config,
@@ -348,7 +382,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     run = _run_dir(args.env_id, args.output)
     formats = ["csv", "tensorboard"] if args.quiet else ["stdout", "csv", "tensorboard"]
     agent.set_logger(configure(str(run / "logs"), formats))
-    with atomic_write(run / "config.json", "w") as handle:
+    with atomic_write(run / RUN_FILE, "w") as handle:
         json.dump(
             {
                 "env_id": agent.env_id,
@@ -356,38 +390,116 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "config": agent.config.to_dict(),
                 "wrapper_options": agent.wrapper_options,
                 "seed": args.seed,
-                "timesteps": args.timesteps,
+                "timesteps": timesteps,
+                "save_replay": bool(args.save_replay),
             },
             handle,
             indent=2,
         )
+    print(f"run folder: {run}", flush=True)
+    return _train(agent, run, timesteps, args, save_replay=bool(args.save_replay))
+
+
+def _train(
+    agent: Any, run: Path, timesteps: int, args: argparse.Namespace, *, save_replay: bool
+) -> int:
+    """Learn until ``timesteps`` in total; save the model (and replay) however it ends."""
+    from stable_baselines3.common.callbacks import CheckpointCallback
+
     checkpoint = None
     if args.checkpoint_freq > 0:
         checkpoint = CheckpointCallback(
             max(args.checkpoint_freq // max(agent.n_envs, 1), 1),
             str(run / "checkpoints"),
             name_prefix="model",
+            save_replay_buffer=save_replay,
         )
-    print(f"run folder: {run}", flush=True)
+
+    def save() -> str:
+        path = agent.save(run / "model.zip")
+        if save_replay and agent.replay_buffer is not None:
+            return f"{path} and {agent.save_replay_buffer(run / REPLAY_FILE)}"
+        return str(path)
+
+    remaining = timesteps - agent.num_timesteps
+    if remaining < 1:
+        print(f"{run}: already at step {agent.num_timesteps} of {timesteps}; nothing to do.")
+        return 0
     try:
         agent.learn(
-            args.timesteps,
+            remaining,
             callback=checkpoint,
             log_interval=args.log_interval or None,
             progress_bar=not args.no_progress,
+            reset_num_timesteps=agent.num_timesteps == 0,
         )
     except KeyboardInterrupt:
-        path = agent.save(run / "model.zip")
-        print(f"\ninterrupted at step {agent.num_timesteps}; saved {path}", file=sys.stderr)
+        saved = save()
+        print(
+            f"\ninterrupted at step {agent.num_timesteps}; saved {saved}. Continue with:\n"
+            f"  dqn-agents train --resume {run}",
+            file=sys.stderr,
+        )
         return 130
     except Exception:
         # The weights are those of the last good update (a NaN loss stops before its step).
-        path = agent.save(run / "model.zip")
-        print(f"training failed at step {agent.num_timesteps}; saved {path}", file=sys.stderr)
+        saved = save()
+        print(f"training failed at step {agent.num_timesteps}; saved {saved}", file=sys.stderr)
         raise
-    path = agent.save(run / "model.zip")
-    print(f"saved {path}")
+    print(f"saved {save()}")
     return 0
+
+
+def _latest_model(run: Path) -> tuple[Path, Path | None]:
+    """The newest model of a run folder and the replay memory saved with it, if any."""
+    candidates = [p for p in (run / "checkpoints").glob("model_*_steps.zip")]
+    if (run / "model.zip").is_file():
+        candidates.append(run / "model.zip")
+    if not candidates:
+        raise FileNotFoundError(
+            f"{run}: no model.zip and no checkpoints/model_*_steps.zip to resume from."
+        )
+    newest = max(candidates, key=lambda p: p.stat().st_mtime_ns)
+    if newest.name == "model.zip":
+        replay = run / REPLAY_FILE
+    else:
+        steps = newest.name.removeprefix("model_").removesuffix("_steps.zip")
+        replay = run / "checkpoints" / f"model_replay_buffer_{steps}_steps.npz"
+    return newest, replay if replay.is_file() else None
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from stable_baselines3.common.logger import configure
+
+    from dqn_agents.agent import DQN
+
+    run = Path(args.resume)
+    try:
+        saved = json.loads((run / RUN_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{run} is not a run folder of dqn-agents train (no {RUN_FILE})."
+        ) from None
+    if args.env_id and args.env_id != saved.get("env_id"):
+        raise ValueError(
+            f"{run} trains {saved.get('env_id')!r}, not {args.env_id!r}; leave ENV_ID out."
+        )
+    model, replay = _latest_model(run)
+    agent = DQN.load(model, device=args.device)
+    timesteps = args.timesteps or int(saved.get("timesteps") or DEFAULT_TIMESTEPS)
+    if replay is not None:
+        agent.load_replay_buffer(replay)
+        what = f"replay memory {replay.name}"
+    else:
+        what = "no replay memory (learn refills it first; --save-replay keeps it next time)"
+    print(
+        f"resuming {run} from {model.name} at step {agent.num_timesteps} of {timesteps}, {what}",
+        flush=True,
+    )
+    formats = ["csv", "tensorboard"] if args.quiet else ["stdout", "csv", "tensorboard"]
+    agent.set_logger(configure(str(run / f"logs-from-{agent.num_timesteps}"), formats))
+    save_replay = bool(args.save_replay or saved.get("save_replay"))
+    return _train(agent, run, timesteps, args, save_replay=save_replay)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

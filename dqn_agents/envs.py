@@ -346,7 +346,7 @@ class VecEnvView(DummyVecEnv):
     """
 
     def __init__(self, adapter: EnvAdapter) -> None:
-        self._adapter = adapter
+        self.adapter = adapter
         self.envs = [] if adapter.is_vector else [adapter.env]  # type: ignore[list-item]
         self.metadata = dict(adapter.env.metadata)
         VecEnv.__init__(self, adapter.num_envs, adapter.observation_space, adapter.action_space)
@@ -368,11 +368,11 @@ class VecEnvView(DummyVecEnv):
         raise self._refuse()
 
     def close(self) -> None:  # noqa: D102
-        self._adapter.close()
+        self.adapter.close()
 
     def get_images(self) -> Sequence[np.ndarray | None]:  # noqa: D102
-        if self._adapter.is_vector:
-            frames: Any = self._adapter.env.render()
+        if self.adapter.is_vector:
+            frames: Any = self.adapter.env.render()
             return list(frames) if frames is not None else [None] * self.num_envs
         return super().get_images()
 
@@ -384,9 +384,9 @@ class VecEnvView(DummyVecEnv):
         return list(indices)
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:  # noqa: D102
-        if not self._adapter.is_vector:
+        if not self.adapter.is_vector:
             return super().get_attr(attr_name, indices)
-        env: Any = self._adapter.env
+        env: Any = self.adapter.env
         try:
             values = list(env.get_attr(attr_name))
         except (AttributeError, NotImplementedError):
@@ -394,23 +394,23 @@ class VecEnvView(DummyVecEnv):
         return [values[i] for i in self._indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:  # noqa: D102
-        if not self._adapter.is_vector:
+        if not self.adapter.is_vector:
             return super().set_attr(attr_name, value, indices)
-        env: Any = self._adapter.env
+        env: Any = self.adapter.env
         env.set_attr(attr_name, value)
         return None
 
     def env_method(  # noqa: D102
         self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
     ) -> list[Any]:
-        if not self._adapter.is_vector:
+        if not self.adapter.is_vector:
             return super().env_method(method_name, *method_args, indices=indices, **method_kwargs)
-        env: Any = self._adapter.env
+        env: Any = self.adapter.env
         values = list(env.call(method_name, *method_args, **method_kwargs))
         return [values[i] for i in self._indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: Any = None) -> list[bool]:  # noqa: D102
-        if not self._adapter.is_vector:
+        if not self.adapter.is_vector:
             return super().env_is_wrapped(wrapper_class, indices)
         return [False for _ in self._indices(indices)]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from stable_baselines3.common.callbacks import ConvertCallback
 
 from dqn_agents import DQN
 from dqn_agents.cli import build_parser, main
@@ -216,3 +217,79 @@ def test_pettingzoo_infos_have_lives_and_game_over_at_every_step() -> None:
                 assert "lives" in infos[agent] and infos[agent]["game_over"] is False
     finally:
         env.close()
+
+
+def test_progress_bar_eta_comes_from_the_training_phase() -> None:
+    from dqn_agents.callbacks import ProgressBar
+
+    agent = DQN("CartPole-v1", learning_starts=60, buffer_size=500, seed=0)
+    bar = ProgressBar()
+    agent.learn(100, callback=bar)
+    assert bar.training_from == 60  # the clock restarted when updates began
+    assert bar.bar.initial == 60 and bar.closed
+
+
+def test_progress_bar_closes_before_ctrl_c_reaches_the_caller() -> None:
+    from dqn_agents.callbacks import ProgressBar
+
+    agent = DQN("CartPole-v1", learning_starts=10, buffer_size=500, seed=0)
+    bar = ProgressBar()
+
+    def interrupt(locals_: dict, globals_: dict) -> bool:
+        if locals_["self"].num_timesteps >= 30:
+            raise KeyboardInterrupt
+        return True
+
+    with pytest.raises(KeyboardInterrupt):
+        agent.learn(100, callback=[bar, ConvertCallback(interrupt)])
+    assert bar.closed
+
+
+def _interrupt_at(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """Make the next DQN.learn raise KeyboardInterrupt (Ctrl-C) once it reaches ``step``."""
+    original = DQN.learn
+
+    def learn(self: DQN, total: int, callback=None, **kwargs):  # type: ignore[no-untyped-def]
+        def stop(locals_: dict, globals_: dict) -> bool:
+            if self.num_timesteps >= step:
+                raise KeyboardInterrupt
+            return True
+
+        both = [c for c in (callback, ConvertCallback(stop)) if c is not None]
+        return original(self, total, callback=both, **kwargs)
+
+    monkeypatch.setattr(DQN, "learn", learn)
+
+
+def test_an_interrupted_cli_run_resumes_with_one_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    quiet = ["--no-progress", "--quiet", "--checkpoint-freq", "0"]
+    _interrupt_at(monkeypatch, 150)
+    first = ["train", "CartPole-v1", "--timesteps", "300", "--output", str(run), "--save-replay"]
+    assert main([*first, "--set", "learning_starts=50", *quiet]) == 130
+    err = capsys.readouterr().err
+    assert f"dqn-agents train --resume {run}" in err and "replay.npz" in err
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run), *quiet]) == 0
+    out = capsys.readouterr().out
+    assert "at step 150 of 300" in out and "replay memory replay.npz" in out
+    assert DQN.load(run / "model.zip").num_timesteps == 300
+
+
+def test_resume_without_the_replay_memory_says_so_and_refills(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    quiet = ["--no-progress", "--quiet", "--checkpoint-freq", "0"]
+    _interrupt_at(monkeypatch, 120)
+    argv = ["train", "CartPole-v1", "--timesteps", "200", "--output", str(run)]
+    assert main([*argv, "--set", "learning_starts=50", *quiet]) == 130
+    monkeypatch.undo()
+    with pytest.warns(RuntimeWarning, match="refill"):
+        assert main(["train", "--resume", str(run), *quiet]) == 0
+    assert "no replay memory" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--resume"])
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2

@@ -303,3 +303,26 @@ def test_cli_push_then_evaluate(hub: HubServer, tmp_path: Path) -> None:
     assert offline.returncode == 0, offline.stderr
     assert len(hub.requests) == n_requests
     assert TOKEN not in evaluated.stdout + evaluated.stderr
+
+
+def test_push_checks_the_hub_before_evaluating(hub: HubServer) -> None:
+    agent = make_agent()
+    played: list[int] = []
+    original = agent.evaluate
+
+    def counting_evaluate(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        played.append(1)
+        return original(*args, **kwargs)
+
+    agent.evaluate = counting_evaluate  # type: ignore[method-assign]
+    hub.faults.require_auth = True
+    hub.faults.valid_tokens = {"hf_another_token"}
+    with pytest.raises(HubAuthError):
+        push_to_hub(agent, "org/denied", n_eval_episodes=1, video=False)
+    assert played == []  # refused in a second, before any game was played
+    hub.faults.require_auth, hub.faults.valid_tokens = False, None
+    from dqn_agents.hub import HubRevisionNotFoundError
+
+    with pytest.raises(HubRevisionNotFoundError):
+        push_to_hub(agent, "org/denied", n_eval_episodes=1, video=False, revision="no-such-branch")
+    assert played == []

@@ -37,6 +37,7 @@ __all__ = [
     "EvalSummary",
     "PushResult",
     "PushableAgent",
+    "check_access",
     "is_evaluated_folder",
     "prepare_folder",
     "push_evaluated_folder",
@@ -201,6 +202,41 @@ def _upload(
     return str(info.oid), str(info.commit_url), paths
 
 
+def check_access(
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | bool | None = None,
+    revision: str | None = None,
+) -> None:
+    """Create the repo (if missing) and check the branch, before minutes of evaluation.
+
+    A bad endpoint, token or revision fails here, in a second, not after the games and
+    the video.
+
+    Args:
+        repo_id: ``"org/name"``.
+        private: Create the repo private.
+        token: Token; ``None`` reads the usual places.
+        revision: The branch to commit to (``None``: ``main``).
+
+    Raises:
+        HubAuthError: The server refused the token.
+        HubRevisionNotFoundError: The branch does not exist.
+        HubError: Another failure (connection, server), explained.
+    """
+    hf = require_huggingface_hub()
+    api = hf.HfApi()
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, token=token)
+        if revision is not None:
+            api.repo_info(repo_id, revision=revision, token=token)
+    except HubError:
+        raise
+    except Exception as exc:
+        raise translate_hf_error(exc, action="push to", repo_id=repo_id, revision=revision) from exc
+
+
 def _evaluate(
     agent: PushableAgent, eval_env: Any, n_eval_episodes: int, video_path: Path | None
 ) -> EvalSummary:
@@ -316,6 +352,7 @@ def push_to_hub(
     check_repo_id(repo_id)
     if n_eval_episodes < 1:
         raise ValueError(f"n_eval_episodes must be >= 1, got {n_eval_episodes}.")
+    check_access(repo_id, private=private, token=token, revision=revision)
     with tempfile.TemporaryDirectory(prefix="dqn-agents-push-") as tmp:
         folder = Path(tmp)
         results = prepare_folder(

@@ -255,16 +255,17 @@ class AtariVectorAdapter(VectorEnv):
 
 
 class EpisodeStatsLift(gym.vector.VectorWrapper):
-    """What ``make_atari_vector(backend="sync"/"async")`` returns: Gymnasium's vector env
-    with the ALE backend's info conventions.
+    """Gymnasium's vector env with the ALE backend's info conventions (``sync``/``async``).
 
-    Copies ``final_info["episode"]`` (SAME_STEP autoreset) to ``info["episode"]`` and adds
+    What ``make_atari_vector(backend="sync")`` and ``backend="async"`` return. Copies
+    ``final_info["episode"]`` (SAME_STEP autoreset) to ``info["episode"]`` and adds
     ``info["game_over"]`` at every step.
     """
 
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step the envs; lift ``final_info["episode"]`` and add ``info["game_over"]``."""
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         final = info.get("final_info")
         game_over = np.zeros(self.num_envs, dtype=bool)
