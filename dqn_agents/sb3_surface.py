@@ -22,8 +22,11 @@ __all__ = ["SB3Surface"]
 
 
 class SB3Surface:
-    """SB3's model attributes, for a class with ``config``, ``q_net``, ``stats``,
-    ``env_adapter``, ``verbose`` and ``tensorboard_log``."""
+    """SB3's model attributes and methods, mixed into `dqn_agents.DQN`.
+
+    The host class provides ``config``, ``q_net``, ``stats``, ``env_adapter``, ``verbose``
+    and ``tensorboard_log``; everything here is read from those.
+    """
 
     config: DQNConfig
     q_net: Any

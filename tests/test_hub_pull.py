@@ -410,3 +410,26 @@ def test_only_the_api_module_imports_the_agent() -> None:
         if any(imports_agent(n) for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
     }
     assert users == {"api.py"}
+
+
+@pytest.mark.parametrize(
+    "revision", ["../../x", "/etc/passwd", "a/../b", "main\\x", "a b", "v1.", "..", "a\nb"]
+)
+def test_revisions_that_look_like_paths_are_refused_before_any_request(
+    hub: HubServer, revision: str
+) -> None:
+    from dqn_agents import DQN
+    from dqn_agents.hub import load_from_hub, push_to_hub
+
+    with pytest.raises(ValueError, match="revision must be a branch, tag or commit name"):
+        load_from_hub("org/x", revision=revision)
+    with pytest.raises(ValueError, match="revision"):
+        push_to_hub(DQN("CartPole-v1", seed=0), "org/x", revision=revision, video=False)
+    assert hub.requests == []  # nothing reached the server
+
+
+def test_plain_revisions_still_pass() -> None:
+    from dqn_agents.hub.pull import check_revision
+
+    for ok in ("main", "v1.0", "refs/pr/1", "a" * 40, "feature/x-1_2"):
+        check_revision(ok)

@@ -45,6 +45,7 @@ __all__ = [
     "ZOO_ORG",
     "check_env_matches",
     "check_repo_id",
+    "check_revision",
     "download_model",
     "find_in_zoo",
     "load_folder",
@@ -286,6 +287,41 @@ def check_repo_id(repo_id: str) -> None:
         )
 
 
+_REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*")
+
+
+def check_revision(revision: str | None) -> None:
+    """Refuse a revision that is not a branch, tag or commit name, before any request.
+
+    A revision becomes part of URLs and of cache paths: ``../../x`` made a hostile server's
+    answer land outside the cache. Branch and tag names (``main``, ``v1.0``,
+    ``refs/pr/1``) and commit shas pass; ``..``, absolute paths, backslashes, spaces and
+    control characters do not.
+
+    Args:
+        revision: The revision (``None``: the default branch).
+
+    Raises:
+        ValueError: It is not a plain revision name.
+
+    Example:
+        >>> check_revision("refs/pr/1")
+        >>> check_revision("../../etc")
+        Traceback (most recent call last):
+        ...
+        ValueError: revision must be a branch, tag or commit name, got '../../etc'.
+    """
+    if revision is None:
+        return
+    if (
+        not isinstance(revision, str)
+        or len(revision) > 255
+        or not _REVISION.fullmatch(revision)
+        or any(part in (".", "..") or part.endswith(".") for part in revision.split("/"))
+    ):
+        raise ValueError(f"revision must be a branch, tag or commit name, got {revision!r}.")
+
+
 @contextmanager
 def _hf_errors(action: str, repo_id: str, revision: str | None) -> Iterator[None]:
     try:
@@ -406,6 +442,7 @@ def download_model(
         HubIntegrityError: A file did not match its checksum (evicted from the cache).
     """
     check_repo_id(repo_id)
+    check_revision(revision)
     if use_zoo and revision is None:
         zoo = find_in_zoo(repo_id)
         if zoo is not None:

@@ -27,7 +27,7 @@ from dqn_agents.hub.errors import (
     HubUploadError,
     require_huggingface_hub,
 )
-from dqn_agents.hub.pull import REQUIRED_FILES, check_repo_id, translate_hf_error
+from dqn_agents.hub.pull import REQUIRED_FILES, check_repo_id, check_revision, translate_hf_error
 from dqn_agents.serialization import ModelFormatError, PickleRefusedError, read_model_folder
 from dqn_agents.spec import env_id_of
 
@@ -225,6 +225,7 @@ def check_access(
         HubRevisionNotFoundError: The branch does not exist.
         HubError: Another failure (connection, server), explained.
     """
+    check_revision(revision)
     hf = require_huggingface_hub()
     api = hf.HfApi()
     try:
@@ -411,6 +412,7 @@ def push_evaluated_folder(
         HubError: The model in it is not valid, or the upload failed.
     """
     check_repo_id(repo_id)
+    check_revision(revision)
     src = Path(folder)
     try:
         read_model_folder(src)
