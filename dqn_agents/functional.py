@@ -204,10 +204,10 @@ def epsilon_greedy(
         array([1, 0])
     """
     explore = rng.random(n) < epsilon
-    actions = rng.integers(n_actions, size=n).astype(np.int64, copy=False)
-    if not explore.all():
-        np.copyto(actions, np.asarray(greedy_actions(), dtype=np.int64), where=~explore)
-    return actions
+    actions = rng.integers(n_actions, size=n, dtype=np.int64)
+    if explore.all():
+        return actions
+    return np.where(explore, actions, np.asarray(greedy_actions(), dtype=np.int64))
 
 
 # --------------------------------------------------------------------------- targets nets

@@ -263,6 +263,10 @@ class BaseReplayBuffer:
         self.env_capacity = int(capacity) // self.num_envs
         self.n_step = int(n_step)
         self.gamma = float(gamma)
+        rows, stacks = (self.num_envs,), (self.num_envs, *self.observation_shape)
+        # add()'s shape check, in _Transitions order
+        self._shapes: tuple[tuple[int, ...], ...] = (stacks, rows, rows, stacks, rows, rows)
+        self._all_envs = np.arange(self.num_envs)
         c = self.env_capacity
         self.actions = np.zeros((num_envs, c), dtype=np.int32)
         self.rewards = np.zeros((num_envs, c), dtype=np.float32)
@@ -491,7 +495,8 @@ class BaseReplayBuffer:
             *(np.asarray(a) for a in (obs, actions, rewards, next_obs, terminated, truncated))
         )
         self._check_shapes(batch)
-        self._add(_mask_envs(env_mask, self.num_envs), batch)
+        envs = self._all_envs if env_mask is None else _mask_envs(env_mask, self.num_envs)
+        self._add(envs, batch)
 
     def _add(self, envs: npt.NDArray[np.int64], batch: _Transitions) -> None:
         """Store the (shape-checked) transitions of the environments ``envs``."""
@@ -499,12 +504,12 @@ class BaseReplayBuffer:
 
     # ------------------------------------------------------------------ checks
     def _check_shapes(self, batch: _Transitions) -> None:
-        n = self.num_envs
-        expected = {"obs": (n, *self.observation_shape), "next_obs": (n, *self.observation_shape)}
-        for name, arr in batch._asdict().items():
-            shape = expected.get(name, (n,))
+        # The hot path of every env step: one tuple comparison, the names only on failure.
+        if tuple(arr.shape for arr in batch) == self._shapes:
+            return
+        for name, arr, shape in zip(_Transitions._fields, batch, self._shapes, strict=True):
             if arr.shape != shape:
-                detail = " (num_envs, *observation_shape)" if name in expected else ""
+                detail = " (num_envs, *observation_shape)" if name in ("obs", "next_obs") else ""
                 raise ValueError(f"{name} must have shape {shape}{detail}, got {arr.shape}.")
 
     # ------------------------------------------------------------------ save / load

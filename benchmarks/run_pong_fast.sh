@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Train (or resume) the atari-fast Pong run of issue 11 in 30-minute chunks, each ending
+# with a checkpoint in ~/.cache/dqn-agents/runs/pong-fast-s$SEED (model + optimizer +
+# replay memory + progress.json with every finished game). Start it in the background:
+#   setsid nohup bash benchmarks/run_pong_fast.sh 0 > ~/.cache/dqn-agents/runs/pong-fast-s0.log 2>&1 &
+# On a fresh machine the run resumes from the checkpoint committed in
+# benchmarks/checkpoints/pong-fast-s$SEED (weights, optimizer, counters, RNGs; the replay
+# memory is too large for git, so learn refills it first).
+set -u
+seed=${1:-0}
+here=$(cd "$(dirname "$0")" && pwd)
+runs=${DQN_AGENTS_RUNS:-$HOME/.cache/dqn-agents/runs}
+run=$runs/pong-fast-s$seed
+python=${PYTHON:-python}
+if [ ! -f "$run/progress.json" ] && [ -f "$here/checkpoints/pong-fast-s$seed/progress.json" ]; then
+  mkdir -p "$run"
+  cp "$here/checkpoints/pong-fast-s$seed/agent.zip" "$here/checkpoints/pong-fast-s$seed/progress.json" "$run/"
+  echo "seeded $run from the committed checkpoint"
+fi
+export PYTHONUNBUFFERED=1
+for _ in $(seq 1 40); do
+  "$python" "$here/time_to_score.py" --env ALE/Pong-v5 --preset atari-fast --seed "$seed" \
+    --target 18 --window 20 --max-steps 1500000 --time-limit 1800 \
+    --checkpoint "$run" --verbose || exit 1
+  grep -q '"reached": null' "$run/progress.json" || break
+  grep -q '"stopped_by": "max_steps"' "$run/progress.json" && break
+done
+echo RUN_DONE
