@@ -77,6 +77,7 @@ __all__ = [
     "ModelFormatError",
     "PickleRefusedError",
     "atomic_write",
+    "check_finite_weights",
     "flatten_optimizer_state",
     "jsonable",
     "library_versions",
@@ -206,7 +207,7 @@ def write_model_file(
     """
     members: list[tuple[str, bytes]] = [
         (CONFIG_NAME, _json_bytes(dict(meta))),
-        (WEIGHTS_NAME, _tensors_to_bytes(state_dict)),
+        (WEIGHTS_NAME, _checked_weights_bytes(state_dict, path)),
     ]
     if optimizer_tensors is not None:
         members.append((OPTIMIZER_NAME, _tensors_to_bytes(optimizer_tensors)))
@@ -217,6 +218,11 @@ def write_model_file(
             compress = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
             archive.writestr(name, data, compress_type=compress)
     return Path(path)
+
+
+def _checked_weights_bytes(state_dict: Mapping[str, torch.Tensor], where: Any) -> bytes:
+    check_finite_weights(state_dict, os.fspath(where))
+    return _tensors_to_bytes(state_dict)
 
 
 def write_model_folder(
@@ -247,7 +253,7 @@ def write_model_folder(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_write(folder / WEIGHTS_NAME, "wb") as handle:
-        handle.write(_tensors_to_bytes(state_dict))
+        handle.write(_checked_weights_bytes(state_dict, folder))
     with atomic_write(folder / CONFIG_NAME, "wb") as handle:
         handle.write(_json_bytes(dict(meta)))
     return folder
@@ -267,6 +273,36 @@ def _pickle_error(path: str, what: str) -> PickleRefusedError:
 def _looks_like_pickle(head: bytes) -> bool:
     # Pickle protocol 2+ starts with PROTO (0x80) followed by the protocol number.
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def check_finite_weights(state_dict: Mapping[str, torch.Tensor], where: str) -> None:
+    """Refuse Q-network weights that hold NaN or infinity: such a model acts at random.
+
+    Args:
+        state_dict: The weights.
+        where: What they are (a path), for the message.
+
+    Raises:
+        ModelFormatError: The names of the non-finite tensors, and what to do.
+
+    Example:
+        >>> check_finite_weights({"w": torch.ones(2)}, "model")
+        >>> check_finite_weights({"w": torch.tensor([1.0, float("nan")])}, "model")
+        Traceback (most recent call last):
+        ...
+        dqn_agents.serialization.ModelFormatError: model: non-finite (NaN/inf) weights in ['w'] ...
+    """
+    bad = [
+        name
+        for name, tensor in state_dict.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if bad:
+        raise ModelFormatError(
+            f"{where}: non-finite (NaN/inf) weights in {bad[:5]}{' ...' if len(bad) > 5 else ''}; "
+            "such a network's actions are meaningless. Training diverged before this was "
+            "saved: use an earlier checkpoint, a lower learning_rate or max_grad_norm."
+        )
 
 
 def _load_tensors(data: bytes, where: str) -> dict[str, torch.Tensor]:
@@ -399,6 +435,7 @@ def read_model_file(
     meta = _load_json(raw[CONFIG_NAME], f"{spath}:{CONFIG_NAME}")
     validate_meta(meta, f"{spath}:{CONFIG_NAME}")
     state_dict = _load_tensors(raw[WEIGHTS_NAME], f"{spath}:{WEIGHTS_NAME}")
+    check_finite_weights(state_dict, f"{spath}:{WEIGHTS_NAME}")
     extras: dict[str, Any] = {}
     if OPTIMIZER_NAME in raw:
         extras["optimizer"] = _load_tensors(raw[OPTIMIZER_NAME], f"{spath}:{OPTIMIZER_NAME}")
@@ -474,6 +511,7 @@ def read_model_folder(
     meta = read_folder_meta(folder)
     weights_path = Path(folder) / WEIGHTS_NAME
     state_dict = _load_tensors(weights_path.read_bytes(), str(weights_path))
+    check_finite_weights(state_dict, str(weights_path))
     return meta, state_dict
 
 

@@ -293,3 +293,28 @@ def test_resume_without_the_replay_memory_says_so_and_refills(
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--resume"])
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+
+
+def test_non_finite_weights_are_refused_at_save_and_load(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from dqn_agents.serialization import ModelFormatError
+
+    agent = DQN("CartPole-v1", seed=0)
+    folder = agent.save_pretrained(tmp_path / "good")
+    with torch.no_grad():
+        next(agent.q_net.parameters()).fill_(float("nan"))
+    for save in (
+        lambda: agent.save(tmp_path / "bad"),
+        lambda: agent.save_pretrained(tmp_path / "b"),
+    ):
+        with pytest.raises(ModelFormatError, match="non-finite"):
+            save()
+    assert not (tmp_path / "bad.zip").exists()
+    # a file someone else wrote: all-NaN weights under a valid config
+    save_file(
+        {k: v.contiguous() for k, v in agent.q_net.state_dict().items()},
+        folder / "model.safetensors",
+    )
+    with pytest.raises(ModelFormatError, match="non-finite"):
+        DQN.load(folder)
