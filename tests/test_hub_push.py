@@ -326,3 +326,26 @@ def test_push_checks_the_hub_before_evaluating(hub: HubServer) -> None:
     with pytest.raises(HubRevisionNotFoundError):
         push_to_hub(agent, "org/denied", n_eval_episodes=1, video=False, revision="no-such-branch")
     assert played == []
+
+
+def test_push_uploads_only_the_model_folder_and_never_follows_links(
+    hub: HubServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY----- not for the Hub")
+    folder = tmp_path / "model"
+    make_agent().save_pretrained(folder)
+    (folder / "results.json").write_text(json.dumps({"mean_reward": 1.0, "std_reward": 0.0}))
+    (folder / "README.md").write_text("---\nlibrary_name: dqn-agents\n---\n# a model\n")
+    (folder / "notes.txt").symlink_to(secret)
+    (folder / "credentials.json").write_text('{"token": "hf_secret"}')
+    (folder / "wandb").mkdir()
+    (folder / "wandb" / "settings.yaml").write_text("api_key: secret\n")
+    push_folder(folder, "org/clean")
+    remote = repo_files(hub, "org/clean")
+    pushed = set(remote) - {".gitattributes"}  # the Hub makes that file with every new repo
+    assert pushed == {"config.json", "model.safetensors", "results.json", "README.md"}
+    assert not any(b"secret" in content or b"PRIVATE KEY" in content for content in remote.values())
+    (folder / "replay.mp4").symlink_to(secret)  # a link among the files a push would send
+    with pytest.raises(HubUnsafeFileError, match="symbolic link"):
+        push_folder(folder, "org/clean")

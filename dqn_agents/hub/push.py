@@ -34,10 +34,13 @@ from dqn_agents.spec import env_id_of
 __all__ = [
     "ALLOWED_SUFFIXES",
     "DEFAULT_COMMIT_MESSAGE",
+    "MEDIA_SUFFIXES",
+    "MODEL_FOLDER_FILES",
     "EvalSummary",
     "PushResult",
     "PushableAgent",
     "check_access",
+    "folder_files",
     "is_evaluated_folder",
     "prepare_folder",
     "push_evaluated_folder",
@@ -142,8 +145,28 @@ def video_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("imageio", "imageio_ffmpeg"))
 
 
-def _check_folder_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, folder))
+def folder_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The files of a model folder that a push uploads, checked.
+
+    Only what a model folder is made of goes up: ``config.json``, ``model.safetensors``,
+    ``results.json``, ``README.md``, ``training_log.json`` and media files (``.mp4``,
+    ``.gif``, ``.png``, ``.jpg``) at the top level. Anything else (a ``credentials.json``,
+    ``wandb/settings.yaml``, notes) stays on disk, with a log line naming it.
+
+    Args:
+        folder: The model folder.
+
+    Returns:
+        The files to upload, sorted.
+
+    Raises:
+        HubUnsafeFileError: A pickle, archive or code file in the folder, or a symbolic
+            link among the files to upload (it could point at a secret anywhere).
+    """
+    folder = Path(folder)
+    everything = sorted(p for p in folder.rglob("*") if not _hidden(p, folder))
+    links = [p.relative_to(folder).as_posix() for p in everything if p.is_symlink()]
+    files = [p for p in everything if p.is_file() and not p.is_symlink()]
     bad = [
         p.relative_to(folder).as_posix() for p in files if p.suffix.lower() not in ALLOWED_SUFFIXES
     ]
@@ -153,7 +176,38 @@ def _check_folder_files(folder: Path) -> list[Path]:
             f"markdown and media ({', '.join(ALLOWED_SUFFIXES)}) are pushed, never pickles or "
             f"archives: remove them, or push a folder written by agent.save_pretrained()."
         )
-    return files
+    chosen = [p for p in files if _model_folder_file(p, folder)]
+    linked = [name for name in links if _model_folder_file(folder / name, folder)]
+    if linked:
+        raise HubUnsafeFileError(
+            f"{folder}: {linked} are symbolic links; a push uploads what a link points to, "
+            "which may be a file outside the folder. Copy the real files in instead."
+        )
+    left = [p.relative_to(folder).as_posix() for p in files if p not in chosen] + [
+        name for name in links if name not in linked
+    ]
+    if left:
+        logger.warning("Not pushed (not part of a model folder): %s", left)
+    logger.info("Pushing %s", [p.relative_to(folder).as_posix() for p in chosen])
+    return chosen
+
+
+MODEL_FOLDER_FILES = (
+    "config.json",
+    "model.safetensors",
+    "results.json",
+    "README.md",
+    "training_log.json",
+)
+"""The named files of a model folder that a push uploads (besides top-level media)."""
+MEDIA_SUFFIXES = (".mp4", ".gif", ".png", ".jpg", ".jpeg")
+
+
+def _model_folder_file(path: Path, folder: Path) -> bool:
+    relative = path.relative_to(folder)
+    if len(relative.parts) != 1:
+        return False
+    return relative.name in MODEL_FOLDER_FILES or relative.suffix.lower() in MEDIA_SUFFIXES
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -171,7 +225,7 @@ def _upload(
 ) -> tuple[str, str, tuple[str, ...]]:
     """Create the repo (if needed) and commit every file of ``folder`` in one commit."""
     hf = require_huggingface_hub()
-    files = _check_folder_files(folder)
+    files = folder_files(folder)
     api = hf.HfApi()
     try:
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
