@@ -318,3 +318,11 @@ def test_non_finite_weights_are_refused_at_save_and_load(tmp_path: Path) -> None
     )
     with pytest.raises(ModelFormatError, match="non-finite"):
         DQN.load(folder)
+
+
+def test_push_errors_exit_2_like_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("huggingface_hub")
+    assert main(["push", str(tmp_path / "no-such-model"), "--repo-id", "org/x"]) == 2
+    assert "dqn-agents push: error:" in capsys.readouterr().err
