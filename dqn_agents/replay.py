@@ -560,8 +560,9 @@ class BaseReplayBuffer:
         (returns are computed at sample time). Never unpickles (``allow_pickle=False``;
         object arrays are refused). Large arrays are streamed straight into this
         buffer's memory in chunks, so loading a 7 GB buffer needs no second 7 GB.
-        Everything is validated before any data is copied; if the file turns out corrupt
-        while copying, the buffer is cleared and the error re-raised.
+        Everything is validated before any data is copied (format version, shapes,
+        counters in range, every member's checksum), so a refused file leaves the buffer
+        as it was; only a read error while copying (a disk failing mid-read) clears it.
 
         Args:
             path: File written by `save`.
@@ -590,6 +591,12 @@ class BaseReplayBuffer:
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             got = meta.get("format") if isinstance(meta, dict) else meta
             raise ValueError(f"{path}: format {got!r}, expected {_FORMAT!r}.")
+        if meta.get("format_version") != _FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: replay format_version {meta.get('format_version')!r}, this version "
+                f"of dqn-agents reads {_FORMAT_VERSION}; a newer file needs a newer "
+                "dqn-agents (pip install -U dqn-agents)."
+            )
         mine = self._meta()
         for key in ("kind", "observation_shape", "observation_dtype", "num_envs", "env_capacity"):
             if meta.get(key) != mine[key]:
@@ -621,7 +628,14 @@ class BaseReplayBuffer:
                     f"{path}: array {name!r} has shape {got.shape} and dtype {got.dtype}, "
                     f"expected {arr.shape} and {arr.dtype}."
                 )
-        filled = int(np.minimum(state["claimed"], self.env_capacity).max())
+        claimed, head = state["claimed"], state["head"]
+        if (claimed < 0).any() or (head < 0).any() or (head >= self.env_capacity).any():
+            raise ValueError(
+                f"{path}: counters out of range (claimed {claimed.tolist()}, head "
+                f"{head.tolist()}; a head must be in [0, {self.env_capacity})): the file is "
+                "corrupt."
+            )
+        filled = int(np.minimum(claimed, self.env_capacity).max())
         arrays = self._arrays()
         try:
             with zipfile.ZipFile(path) as archive:
@@ -630,6 +644,11 @@ class BaseReplayBuffer:
                 extra = set(members) - expected_names
                 if extra:
                     raise ValueError(f"{path}: unexpected arrays {sorted(extra)}.")
+                # Every member's checksum, before one byte is copied: a corrupt file is
+                # refused with the buffer in memory untouched (one extra read, no memory).
+                broken = archive.testzip()
+                if broken is not None:
+                    raise ValueError(f"{path}: member {broken!r} fails its checksum.")
                 offsets: dict[str, int] = {}
                 for name, arr in arrays.items():
                     shape = (arr.shape[0], filled, *arr.shape[2:]) if arr.ndim >= 2 else arr.shape

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -519,9 +520,14 @@ def test_load_refuses_object_arrays_and_corrupt_members(tmp_path: Path) -> None:
     bad = tmp_path / "bad.npz"
     bad.write_bytes(bytes(raw))
     target = FrameReplayBuffer((4, 3, 5), 120, 2, 2, 0.9)
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ValueError, match="fails its checksum"):
         target.load(bad)
-    assert len(target) == 0  # cleared, never half-loaded
+    assert len(target) == 0  # refused before any byte was copied
+    kept = filled_frame_buffer()
+    before = len(kept)
+    with pytest.raises(ValueError, match="fails its checksum"):
+        kept.load(bad)
+    assert len(kept) == before  # a refused file leaves the memory in place
     # and the good file still loads into the same buffer afterwards
     target.load(good)
     assert len(target) == len(buf)
@@ -551,3 +557,39 @@ def test_clear() -> None:
     assert len(batch.actions) == 2
     np.testing.assert_array_equal(batch.obs, obs)
     np.testing.assert_array_equal(batch.next_obs, nxt2)
+
+
+def _rewrite(src: Path, dst: Path, **changes: object) -> Path:
+    with np.load(src) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    for key, value in changes.items():
+        if key in arrays:
+            arrays[key] = np.full_like(arrays[key], value)
+        else:
+            meta[key] = value
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(dst, **arrays)  # type: ignore[arg-type]
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format_version": 99}, "format_version 99"),
+        ({"head": 10**12}, "counters out of range"),
+        ({"head": -5}, "counters out of range"),
+        ({"claimed": -1}, "counters out of range"),
+    ],
+)
+def test_replay_files_are_validated_before_anything_changes(
+    tmp_path: Path, change: dict, message: str
+) -> None:
+    good = tmp_path / "good.npz"
+    filled_frame_buffer().save(good)
+    bad = _rewrite(good, tmp_path / "bad.npz", **change)
+    kept = filled_frame_buffer()
+    before = len(kept)
+    with pytest.raises(ValueError, match=message):
+        kept.load(bad)
+    assert len(kept) == before
