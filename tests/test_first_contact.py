@@ -326,3 +326,41 @@ def test_push_errors_exit_2_like_every_command(
     pytest.importorskip("huggingface_hub")
     assert main(["push", str(tmp_path / "no-such-model"), "--repo-id", "org/x"]) == 2
     assert "dqn-agents push: error:" in capsys.readouterr().err
+
+
+def test_parallel_default_runs_never_share_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "CartPole-v1", "--timesteps", "20", "--quiet", "--no-progress"]
+    assert main(argv) == 0 and main(argv) == 0  # same second, same process
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all((run / "model.zip").is_file() for run in runs)
+
+
+class _NanRewardCartPole(__import__("gymnasium").Wrapper):
+    """CartPole whose reward turns NaN after 150 steps (a bug in a user's reward code)."""
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        import gymnasium as gym
+
+        super().__init__(gym.make("CartPole-v1", render_mode=render_mode))
+        self.t = 0
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.t += 1
+        return obs, float("nan") if self.t > 150 else reward, terminated, truncated, info
+
+
+def test_train_saves_the_last_good_model_when_learning_fails(tmp_path: Path) -> None:
+    import gymnasium as gym
+
+    if "NanRewardCartPole-v0" not in gym.registry:
+        gym.register("NanRewardCartPole-v0", entry_point=_NanRewardCartPole)
+    run = tmp_path / "run"
+    argv = ["train", "NanRewardCartPole-v0", "--timesteps", "2000", "--output", str(run)]
+    with pytest.raises(FloatingPointError, match="TD loss"):
+        main([*argv, "--set", "learning_starts=100", "--quiet", "--no-progress"])
+    saved = DQN.load(run / "model.zip")  # finite weights: the update that saw NaN was not taken
+    assert 100 < saved.num_timesteps < 2000
