@@ -132,9 +132,11 @@ def _umask() -> int:
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` and move it over ``path`` on success.
 
-    The temporary file lives in the same folder (so ``os.replace`` is atomic) and is
-    removed when the body raises, including on ``KeyboardInterrupt``: ``path`` is then
-    left exactly as it was.
+    The temporary file lives in the same folder (so ``os.replace`` is atomic), is
+    fsynced before the rename, and is removed when the body raises, including on
+    ``KeyboardInterrupt``: ``path`` is then left exactly as it was. A process killed
+    mid-write (``kill -9``) cannot clean up; its temp file (named with its process id) is
+    removed by the next write to the same path.
 
     Args:
         path: The final destination.
@@ -154,7 +156,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=folder)
+    prefix = f".tmp-{os.path.basename(path)}-"
+    _remove_stale_temps(folder, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", dir=folder)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; saved files follow the umask
     try:
         encoding = None if "b" in mode else "utf-8"
@@ -167,6 +171,28 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _remove_stale_temps(folder: str, prefix: str) -> None:
+    """Delete temp files of earlier writes to the same file whose process is gone (kill -9)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid_text = name[len(prefix) :].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+        except OSError:  # alive, but not ours to signal
+            continue
 
 
 def _tensors_to_bytes(tensors: Mapping[str, torch.Tensor]) -> bytes:

@@ -364,3 +364,27 @@ def test_train_saves_the_last_good_model_when_learning_fails(tmp_path: Path) -> 
         main([*argv, "--set", "learning_starts=100", "--quiet", "--no-progress"])
     saved = DQN.load(run / "model.zip")  # finite weights: the update that saw NaN was not taken
     assert 100 < saved.num_timesteps < 2000
+
+
+def test_temp_files_of_a_killed_save_do_not_outlive_the_next_save(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)  # a process that has exited, like one killed mid-save
+    stale = tmp_path / f".tmp-m.zip-{pid}-abc123"
+    stale.write_bytes(b"x" * 1000)
+    alive = tmp_path / f".tmp-m.zip-{os.getppid()}-def456"  # a live writer's file stays
+    alive.write_bytes(b"y")
+    DQN("CartPole-v1", seed=0).save(tmp_path / "m.zip")
+    assert not stale.exists() and alive.exists()
+    assert sorted(
+        p.name
+        for p in tmp_path.iterdir()
+        if not p.name.startswith(".tmp-m.zip-" + str(os.getppid()))
+    ) == ["m.zip"]
