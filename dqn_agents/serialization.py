@@ -53,10 +53,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import os
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -341,12 +343,26 @@ def _load_tensors(data: bytes, where: str) -> dict[str, torch.Tensor]:
         ) from exc
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]!r} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a model file holds")
+
+
 def _load_json(data: bytes, where: str) -> dict[str, Any]:
     try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = json.loads(
+            data.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers json.JSONDecodeError and the non-finite numbers refused below
         raise ModelFormatError(
-            f"{where} is not valid JSON ({exc}); the file is corrupted."
+            f"{where} is not valid JSON ({type(exc).__name__}: {exc}); the file is corrupted."
         ) from exc
     if not isinstance(obj, dict):
         raise ModelFormatError(f"{where} must hold a JSON object, got {type(obj).__name__}.")
@@ -458,6 +474,12 @@ def read_model_file(
         ) from exc
     except (EOFError, OSError) as exc:
         raise ModelFormatError(f"{spath} could not be read ({exc}); it is truncated.") from exc
+    except (zlib.error, RuntimeError, NotImplementedError) as exc:
+        # bit-flipped deflate data, encrypted members, unknown compression methods
+        raise ModelFormatError(
+            f"{spath}: a member cannot be read ({type(exc).__name__}: {exc}); the zip is "
+            "corrupted, encrypted or uses a compression dqn-agents never writes."
+        ) from exc
     meta = _load_json(raw[CONFIG_NAME], f"{spath}:{CONFIG_NAME}")
     validate_meta(meta, f"{spath}:{CONFIG_NAME}")
     state_dict = _load_tensors(raw[WEIGHTS_NAME], f"{spath}:{WEIGHTS_NAME}")

@@ -388,3 +388,32 @@ def test_temp_files_of_a_killed_save_do_not_outlive_the_next_save(tmp_path: Path
         for p in tmp_path.iterdir()
         if not p.name.startswith(".tmp-m.zip-" + str(os.getppid()))
     ) == ["m.zip"]
+
+
+def test_hostile_model_files_raise_our_typed_error(tmp_path: Path) -> None:
+    import zipfile
+
+    from dqn_agents.serialization import ModelFormatError
+
+    good = DQN("CartPole-v1", seed=0).save(tmp_path / "good")
+    config = zipfile.ZipFile(good).read("config.json")
+    weights = zipfile.ZipFile(good).read("model.safetensors")
+
+    def forged(name: str, config_bytes: bytes, method: int = zipfile.ZIP_STORED) -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w", compression=method) as archive:
+            archive.writestr("config.json", config_bytes)
+            archive.writestr("model.safetensors", weights)
+        return path
+
+    nested = forged("nested.zip", b'{"a": ' * 100_000 + b"1" + b"}" * 100_000)
+    huge = forged("huge.zip", config.replace(b'"num_timesteps": 0', b'"num_timesteps": 1e999'))
+    flipped = forged("flipped.zip", config, zipfile.ZIP_DEFLATED)
+    raw = bytearray(flipped.read_bytes())
+    start = raw.index(b"config.json") + len(b"config.json") + 5
+    for i in range(start, start + 40):
+        raw[i] ^= 0x5A
+    flipped.write_bytes(bytes(raw))
+    for path in (nested, huge, flipped):
+        with pytest.raises(ModelFormatError):
+            DQN.load(path)
