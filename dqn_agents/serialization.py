@@ -350,15 +350,11 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number a model file holds")
-
-
 def _load_json(data: bytes, where: str) -> dict[str, Any]:
     try:
-        obj = json.loads(
-            data.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant
-        )
+        # Space bounds are written as Infinity (json's constant); a literal like 1e999 is
+        # never written by us and would overflow later: refused here.
+        obj = json.loads(data.decode("utf-8"), parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers json.JSONDecodeError and the non-finite numbers refused below
         raise ModelFormatError(
