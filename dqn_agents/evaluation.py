@@ -32,7 +32,7 @@ import numpy as np
 
 from dqn_agents.envs import EnvAdapter, make_env
 from dqn_agents.functional import epsilon_greedy
-from dqn_agents.spec import ModelSpec
+from dqn_agents.spec import ModelSpec, can_build
 from dqn_agents.wrappers.ids import is_atari_id
 
 __all__ = ["ATARI_FPS", "EvalResult", "Policy", "StepLimitError", "evaluate", "record_video"]
@@ -105,6 +105,13 @@ def _eval_env(spec: ModelSpec, env: Any, render_mode: str | None = None) -> EnvA
         if spec.env_id is None:
             raise ValueError(
                 "This model has no env id to build an evaluation env from; pass env=..."
+            )
+        if not can_build(spec.env_id):
+            # An id from a file (maybe a stranger's) must never pick a module to import.
+            raise ValueError(
+                f"The model's env id {spec.env_id!r} is not an Atari id nor a registered "
+                "Gymnasium id (a 'module:Env' id would import that module); build the env "
+                "yourself and pass env=..."
             )
         env = spec.env_id
     if isinstance(env, str):

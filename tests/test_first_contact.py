@@ -417,3 +417,18 @@ def test_hostile_model_files_raise_our_typed_error(tmp_path: Path) -> None:
     for path in (nested, huge, flipped):
         with pytest.raises(ModelFormatError):
             DQN.load(path)
+
+
+def test_an_env_id_from_a_model_file_never_imports_a_module(tmp_path: Path) -> None:
+    import sys
+
+    folder = DQN("CartPole-v1", seed=0).save_pretrained(tmp_path / "m")
+    meta = json.loads((folder / "config.json").read_text())
+    meta["env_id"] = "this:Zen-v0"  # gym.make would import the module `this`
+    (folder / "config.json").write_text(json.dumps(meta))
+    sys.modules.pop("this", None)
+    agent = DQN.load(folder)
+    with pytest.raises(ValueError, match="would import that module"):
+        agent.evaluate(1)
+    assert main(["evaluate", str(folder), "--episodes", "1"]) == 2
+    assert "this" not in sys.modules
