@@ -443,8 +443,15 @@ def _train(
         return 130
     except Exception:
         # The weights are those of the last good update (a NaN loss stops before its step).
-        saved = save()
-        print(f"training failed at step {agent.num_timesteps}; saved {saved}", file=sys.stderr)
+        # Saving must not hide the error that stopped training: it is re-raised either way.
+        try:
+            saved = save()
+        except (OSError, ValueError) as exc:  # e.g. weights refused as non-finite
+            print(
+                f"training failed at step {agent.num_timesteps}; not saved: {exc}", file=sys.stderr
+            )
+        else:
+            print(f"training failed at step {agent.num_timesteps}; saved {saved}", file=sys.stderr)
         raise
     print(f"saved {save()}")
     return 0

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -160,7 +161,7 @@ class Learner:
         self.device_replay = self.cuda if device_replay is None else bool(device_replay)
         self.store: DeviceFrameStore | None = None
         self._staging: tuple[Any, tuple[torch.Tensor, ...]] | None = None
-        self._staging_for: Any = None
+        self._staging_for: tuple[weakref.ref[Any], int] | None = None
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -215,15 +216,21 @@ class Learner:
     def _host_buffers(self, replay: Any) -> tuple[Any, tuple[torch.Tensor, ...]]:
         """Preallocated minibatch arrays (numpy views of torch tensors; pinned on CUDA)."""
         batch_size = int(self.config.batch_size)
-        key = (id(replay), batch_size)
-        if self._staging is None or self._staging_for != key:
+        made_for = self._staging_for
+        if (
+            self._staging is None
+            or made_for is None
+            or made_for[0]() is not replay
+            or made_for[1] != batch_size
+        ):
             template = replay.allocate_batch(batch_size)
             tensors = tuple(
                 torch.empty(a.shape, dtype=torch.from_numpy(a[:0]).dtype, pin_memory=self.cuda)
                 for a in template
             )
             self._staging = (type(template)(*(t.numpy() for t in tensors)), tensors)
-            self._staging_for = key
+            # a weak reference: a replaced (GB-sized) replay is not kept alive by its buffers
+            self._staging_for = (weakref.ref(replay), batch_size)
         return self._staging
 
     def sample(self, replay: Any, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
