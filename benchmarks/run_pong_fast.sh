@@ -5,7 +5,8 @@
 #   setsid nohup bash benchmarks/run_pong_fast.sh 0 > ~/.cache/dqn-agents/runs/pong-fast-s0.log 2>&1 &
 # On a fresh machine the run resumes from the checkpoint committed in
 # benchmarks/checkpoints/pong-fast-s$SEED (weights, optimizer, counters, RNGs; the replay
-# memory is too large for git, so learn refills it first).
+# memory is too large for git, so learn refills it first). TORCH_THREADS=1 keeps the run
+# on one core while other work shares the machine.
 set -u
 seed=${1:-0}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +22,7 @@ export PYTHONUNBUFFERED=1
 for _ in $(seq 1 40); do
   "$python" "$here/time_to_score.py" --env ALE/Pong-v5 --preset atari-fast --seed "$seed" \
     --target 18 --window 20 --max-steps 3000000 --time-limit 1800 \
-    --checkpoint "$run" --verbose || exit 1
+    --checkpoint "$run" --verbose ${TORCH_THREADS:+--torch-threads "$TORCH_THREADS"} || exit 1
   grep -q '"reached": null' "$run/progress.json" || break
   grep -q '"stopped_by": "max_steps"' "$run/progress.json" && break
 done

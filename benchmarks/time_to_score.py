@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"already reached: {progress['reached']}")
             return progress
         agent = DQN.load(folder / MODEL, env=args.env, device=args.device)
+        agent.torch_threads = args.torch_threads
         if (folder / REPLAY).exists():
             agent.load_replay_buffer(folder / REPLAY)
         else:  # e.g. a checkpoint committed without its (GB-sized) replay memory
@@ -124,7 +125,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
     else:
-        agent = DQN(args.env, args.preset, seed=args.seed, device=args.device, **hyperparameters)
+        agent = DQN(
+            args.env,
+            args.preset,
+            seed=args.seed,
+            device=args.device,
+            torch_threads=args.torch_threads,
+            **hyperparameters,
+        )
         progress = {
             "title": f"Time to a mean score of {args.target} over {args.window} games",
             "source": "benchmarks/time_to_score.py",
@@ -214,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         "--hyperparameters", default="", help="JSON of config overrides (default: none)"
     )
     parser.add_argument("--json", default=None, help="also write the progress here")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch CPU threads while learning (default: the idle cores when learn starts)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every finished game")
     args = parser.parse_args(argv)
     progress = run(args)
