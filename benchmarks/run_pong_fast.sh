@@ -6,23 +6,25 @@
 # On a fresh machine the run resumes from the checkpoint committed in
 # benchmarks/checkpoints/pong-fast-s$SEED (weights, optimizer, counters, RNGs; the replay
 # memory is too large for git, so learn refills it first). TORCH_THREADS=1 keeps the run
-# on one core while other work shares the machine.
+# on one core while other work shares the machine. A variant of the preset:
+#   RUN_NAME=pong-fast-lr25-s1 HYPERPARAMETERS='{"learning_rate": 0.00025}' bash benchmarks/run_pong_fast.sh 1
 set -u
 seed=${1:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 runs=${DQN_AGENTS_RUNS:-$HOME/.cache/dqn-agents/runs}
-run=$runs/pong-fast-s$seed
+name=${RUN_NAME:-pong-fast-s$seed}
+run=$runs/$name
 python=${PYTHON:-python}
-if [ ! -f "$run/progress.json" ] && [ -f "$here/checkpoints/pong-fast-s$seed/progress.json" ]; then
+if [ ! -f "$run/progress.json" ] && [ -f "$here/checkpoints/$name/progress.json" ]; then
   mkdir -p "$run"
-  cp "$here/checkpoints/pong-fast-s$seed/agent.zip" "$here/checkpoints/pong-fast-s$seed/progress.json" "$run/"
+  cp "$here/checkpoints/$name/agent.zip" "$here/checkpoints/$name/progress.json" "$run/"
   echo "seeded $run from the committed checkpoint"
 fi
 export PYTHONUNBUFFERED=1
 for _ in $(seq 1 40); do
   "$python" "$here/time_to_score.py" --env ALE/Pong-v5 --preset atari-fast --seed "$seed" \
     --target 18 --window 20 --max-steps 3000000 --time-limit 1800 \
-    --checkpoint "$run" --verbose ${TORCH_THREADS:+--torch-threads "$TORCH_THREADS"} || exit 1
+    --checkpoint "$run" --verbose --hyperparameters "${HYPERPARAMETERS:-}" ${TORCH_THREADS:+--torch-threads "$TORCH_THREADS"} || exit 1
   grep -q '"reached": null' "$run/progress.json" || break
   grep -q '"stopped_by": "max_steps"' "$run/progress.json" && break
 done
