@@ -33,12 +33,12 @@ CURVE = "learning_curve.png"
 LOG = "training_log.json"
 
 
-def gymnasium_env(env_id: str) -> gym.Env[Any, Any]:
+def gymnasium_env(env_id: str, render_mode: str | None = None) -> gym.Env[Any, Any]:
     """``env_id`` through Gymnasium's own Atari preprocessing and frame stack only."""
     import ale_py
 
     gym.register_envs(ale_py)
-    env = gym.make(env_id, frameskip=1)
+    env = gym.make(env_id, frameskip=1, render_mode=render_mode)
     env = gym.wrappers.AtariPreprocessing(
         env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True
     )
