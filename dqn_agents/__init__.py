@@ -10,9 +10,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dqn_agents.lazy import lazy_attributes
 from dqn_agents.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,15 +30,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import heavy (torch-using) public names on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dqn_agents' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Import heavy (torch-using) public names on first access.
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

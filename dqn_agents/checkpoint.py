@@ -3,7 +3,9 @@
 `model_meta` writes the ``config.json`` of every model (the agent's and the importers');
 `TrainingState` is everything besides the weights that `DQN.save` stores for an exact
 resume, with its codec to and from tensors + JSON (`TrainingState.encode` /
-`TrainingState.decode`). The file format itself is `dqn_agents.serialization`.
+`TrainingState.decode`); `read_saved_model` reads and validates a whole model file into a
+`SavedModel`, all that `DQN.load` builds an agent from. The file format itself is
+`dqn_agents.serialization`.
 
 Example:
     >>> import numpy as np
@@ -17,11 +19,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,7 +35,21 @@ from dqn_agents.config import DQNConfig
 from dqn_agents.spec import ModelSpec
 from dqn_agents.version import __version__
 
-__all__ = ["TrainingState", "capture_rngs", "model_meta", "newer_version", "restore_rngs"]
+if TYPE_CHECKING:  # pragma: no cover
+    from dqn_agents.learner import Learner
+
+__all__ = [
+    "SavedModel",
+    "TrainingState",
+    "capture_rngs",
+    "invalid_training_state",
+    "learner_fields",
+    "model_meta",
+    "newer_version",
+    "read_saved_model",
+    "restore_learner",
+    "restore_rngs",
+]
 
 _TARGET_PREFIX = "target_net."
 
@@ -116,6 +134,22 @@ def restore_rngs(data: Mapping[str, Any], rng: np.random.Generator) -> None:
     torch.set_rng_state(torch_rng)
     rng.bit_generator.state = numpy_rng
     random.setstate(python_rng)
+
+
+def invalid_training_state(where: str, exc: BaseException) -> ser.ModelFormatError:
+    """The error for a training state that cannot be read or applied.
+
+    Args:
+        where: The file.
+        exc: What went wrong.
+
+    Returns:
+        A `dqn_agents.serialization.ModelFormatError` that says how to load the weights only.
+    """
+    return ser.ModelFormatError(
+        f"{where}: the training state (optimizer/counters/RNG) is invalid: {exc!r}. "
+        f"Load the weights only with DQN.load on a folder written by save_pretrained."
+    )
 
 
 @dataclass
@@ -232,7 +266,162 @@ class TrainingState:
                 target_net=target or None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise invalid_training_state(where, exc) from exc
+
+
+def learner_fields(learner: Learner) -> dict[str, Any]:
+    """The `TrainingState` fields that a `dqn_agents.learner.Learner` holds.
+
+    Args:
+        learner: The learner.
+
+    Returns:
+        ``n_updates``, ``loss_sum``, ``loss_count``, ``optimizer`` and ``target_net``
+        (live tensors).
+    """
+    target = learner.q_net_target
+    return {
+        "n_updates": learner.n_updates,
+        "loss_sum": learner.loss_sum,
+        "loss_count": learner.loss_count,
+        "optimizer": learner.optimizer.state_dict(),
+        "target_net": None if target is None else target.state_dict(),
+    }
+
+
+def restore_learner(state: TrainingState, learner: Learner, *, restore_optimizer: bool) -> None:
+    """Give a learner back its part of a training state (`learner_fields`).
+
+    Args:
+        state: The saved state.
+        learner: The learner of a freshly built agent.
+        restore_optimizer: Also load the optimizer's state (not when the optimizer changed;
+            its hyperparameters always stay the learner's config's).
+
+    Raises:
+        KeyError: The saved optimizer or target network does not fit (also ``ValueError``,
+            ``TypeError`` or ``RuntimeError``, from torch).
+    """
+    if restore_optimizer and state.optimizer is not None:
+        learner.load_optimizer_state(state.optimizer)
+    if learner.q_net_target is not None and state.target_net:
+        learner.q_net_target.load_state_dict(state.target_net, strict=True)
+    learner.n_updates = state.n_updates
+    learner.loss_sum, learner.loss_count = state.loss_sum, state.loss_count
+
+
+@dataclass
+class SavedModel:
+    """A model file read and validated: all that `DQN.load` builds an agent from.
+
+    Attributes:
+        where: The path it was read from (for messages).
+        spec: What the model expects of an env.
+        saved_config: The config stored in the file.
+        config: ``saved_config`` with the caller's overrides.
+        state_dict: The Q-network's weights.
+        num_timesteps: Agent steps the model was trained for.
+        training: The training state (``None`` for a weights-only file).
+    """
+
+    where: str
+    spec: ModelSpec
+    saved_config: DQNConfig
+    config: DQNConfig
+    state_dict: dict[str, torch.Tensor]
+    num_timesteps: int = 0
+    training: TrainingState | None = None
+
+    def keeps_optimizer(self) -> bool:
+        """Whether the saved optimizer state applies: the optimizer was not overridden.
+
+        Warns (``RuntimeWarning``, pointing at the caller of ``DQN.load``) when it was.
+
+        Returns:
+            ``True`` when the optimizer and its kwargs are the saved ones.
+        """
+        saved, config = self.saved_config, self.config
+        if (config.optimizer, config.optimizer_kwargs) == (
+            saved.optimizer,
+            saved.optimizer_kwargs,
+        ):
+            return True
+        warnings.warn(
+            f"{self.where}: the optimizer changed on load ({saved.optimizer} "
+            f"{dict(saved.optimizer_kwargs)} -> {config.optimizer} "
+            f"{dict(config.optimizer_kwargs)}); its saved state (moment estimates) "
+            "is not restored, the new optimizer starts fresh.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+
+    def load_weights(self, q_net: torch.nn.Module) -> None:
+        """Load the weights into a network built from `config`, strictly.
+
+        Args:
+            q_net: The online network.
+
+        Raises:
+            dqn_agents.serialization.ModelFormatError: The weights do not fit the network.
+        """
+        try:
+            q_net.load_state_dict(self.state_dict, strict=True)
+        except RuntimeError as exc:
             raise ser.ModelFormatError(
-                f"{where}: the training state (optimizer/counters/RNG) is invalid: {exc!r}. "
-                f"Load the weights only with DQN.load on a folder written by save_pretrained."
+                f"{self.where}: the weights in model.safetensors do not match the network the "
+                f"config describes ({self.config.network}, dueling={self.config.dueling}): {exc}"
             ) from exc
+
+
+def read_saved_model(path: str | os.PathLike[str], overrides: Mapping[str, Any]) -> SavedModel:
+    """Read a model zip or Hub-layout folder and validate it before anything is built.
+
+    Warns (``UserWarning``, pointing at the caller of ``DQN.load``) when a newer
+    dqn-agents saved it.
+
+    Args:
+        path: A ``.zip`` (suffix optional) or a folder with ``config.json`` +
+            ``model.safetensors``.
+        overrides: `DQNConfig` fields to change.
+
+    Returns:
+        The `SavedModel`.
+
+    Raises:
+        dqn_agents.serialization.ModelFormatError: Invalid, truncated or pickle file.
+        FileNotFoundError: Nothing at ``path``.
+        ValueError: An override that is not a valid `DQNConfig` field or value.
+    """
+    meta, state_dict, extras = ser.read_model(path)
+    where = os.fspath(path)
+    upgrade = ""
+    newer = newer_version(meta)
+    if newer is not None:
+        upgrade = f" It was saved by dqn-agents {newer}: pip install -U dqn-agents."
+        warnings.warn(
+            f"{where} was saved by dqn-agents {newer}, newer than this {__version__}; if "
+            "it fails to load or acts differently, upgrade: pip install -U dqn-agents.",
+            UserWarning,
+            stacklevel=3,
+        )
+    try:
+        saved_config = DQNConfig.from_dict(meta["config"])
+        spec = ModelSpec.from_meta(meta)
+    except (ValueError, TypeError) as exc:
+        raise ser.ModelFormatError(f"{where}: invalid config.json: {exc}{upgrade}") from exc
+    config = saved_config.replace(**overrides) if overrides else saved_config
+    training = None
+    if "training_state" in extras:
+        training = TrainingState.decode(
+            extras.get("optimizer", {}), extras["training_state"], where
+        )
+    return SavedModel(
+        where,
+        spec,
+        saved_config,
+        config,
+        state_dict,
+        int(meta.get("num_timesteps", 0)),
+        training,
+    )

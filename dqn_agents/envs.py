@@ -42,13 +42,15 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import DummyVecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-from dqn_agents.spec import env_id_of
+from dqn_agents.spec import ModelSpec, can_build, check_observation_space, env_count, env_id_of
 
 __all__ = [
     "BuiltEnv",
     "EnvAdapter",
     "StepResult",
     "VecEnvView",
+    "env_and_spec",
+    "env_for_spec",
     "make_env",
     "unbatch_info",
 ]
@@ -223,6 +225,18 @@ class EnvAdapter:
         if stack.shape != self.observation_space.shape:
             return None
         return stack[None]
+
+    def moved(self, last_obs: np.ndarray) -> bool:
+        """Whether the env is known to be elsewhere than ``last_obs`` (see `peek_obs`).
+
+        Args:
+            last_obs: The observation the agent last saw, with a leading ``num_envs`` axis.
+
+        Returns:
+            ``True`` when the env's current observation is known and differs.
+        """
+        current = self.peek_obs()
+        return current is not None and not np.array_equal(current, last_obs)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset every sub-env.
@@ -530,3 +544,82 @@ def make_env(
         f"env must be an env id (str), a gymnasium.Env or a gymnasium VectorEnv, got "
         f"{type(env).__name__}. SB3 VecEnvs are not accepted: pass the gymnasium env instead."
     )
+
+
+def env_and_spec(
+    env: str | gym.Env | VectorEnv, num_envs: int, wrapper_options: Mapping[str, Any] | None
+) -> tuple[BuiltEnv, ModelSpec]:
+    """Build the env of a new model and read what the model will expect of envs.
+
+    Args:
+        env: Env id, ``gym.Env`` or Gymnasium ``VectorEnv``.
+        num_envs: Number of parallel envs for an id (a ``VectorEnv`` keeps its own count;
+            a ``gym.Env`` with ``num_envs > 1`` is refused).
+        wrapper_options: ``AtariOptions`` overrides (Atari ids only).
+
+    Returns:
+        ``(built, spec)``.
+
+    Raises:
+        ValueError: See `make_env`, or observations no network takes.
+
+    Example:
+        >>> built, spec = env_and_spec("CartPole-v1", 1, None)
+        >>> spec.env_id, spec.n_actions, built.adapter.num_envs
+        ('CartPole-v1', 2, 1)
+    """
+    if isinstance(env, VectorEnv):
+        num_envs = int(env.num_envs)
+    built = make_env(env, num_envs, wrapper_options)
+    adapter = built.adapter
+    space = check_observation_space(adapter.observation_space)
+    return built, ModelSpec(space, adapter.n_actions, built.env_id, built.wrapper_options)
+
+
+def env_for_spec(
+    spec: ModelSpec,
+    env: str | gym.Env | VectorEnv | None,
+    num_envs: int = 1,
+    *,
+    source: str = "The model",
+    render_mode: str | None = None,
+) -> BuiltEnv | None:
+    """The env a model plays: ``env`` checked against its spec, else one of its own id.
+
+    An id (given, or the model's own) is built with the model's wrapper options. The
+    model's own id is built only when that is safe (`dqn_agents.spec.can_build`: an id
+    read from a file never picks a module to import).
+
+    Args:
+        spec: What the model expects of an env.
+        env: Env id, ``gym.Env``, ``VectorEnv``, or ``None`` for the model's own id.
+        num_envs: Number of parallel envs for an id.
+        source: What the model is, for error messages (e.g. its path).
+        render_mode: Render mode for an env built from an id.
+
+    Returns:
+        The env, or ``None`` when ``env`` is ``None`` and the model has no id that is safe
+        to build.
+
+    Raises:
+        dqn_agents.spec.EnvMismatchError: The env does not fit the model (a ``ValueError``).
+
+    Example:
+        >>> _, spec = env_and_spec("CartPole-v1", 1, None)
+        >>> env_for_spec(spec, None).env_id
+        'CartPole-v1'
+    """
+    if env is None:
+        if spec.env_id is None or not can_build(spec.env_id):
+            return None
+        env = spec.env_id
+    options = spec.wrapper_options if isinstance(env, str) else None
+    built = make_env(
+        env,
+        env_count(env, num_envs),
+        None if options is None else dict(options),
+        render_mode=render_mode,
+    )
+    adapter = built.adapter
+    spec.check_env(built.env_id, adapter.observation_space, adapter.action_space, source=source)
+    return built

@@ -2,7 +2,8 @@
 
 `TrainingStats` keeps the last finished episodes (raw game scores from
 ``info["episode"]``), the fixed states of the papers' average-max-Q curve (collected during
-the random warm-up) and writes SB3's log table.
+the random warm-up), when the current ``learn`` call started (for fps) and writes SB3's log
+table.
 
 Example:
     >>> import numpy as np
@@ -38,6 +39,8 @@ class TrainingStats:
     Attributes:
         ep_info_buffer: The last 100 finished episodes (``r``, ``l``, ``t``), SB3's buffer.
         episode_num: Episodes finished in the current count.
+        start_time_ns: When the current ``learn`` call started (``time.time_ns()``).
+        steps_at_start: Agent steps taken before it.
     """
 
     def __init__(self, qmax_states: int) -> None:
@@ -46,6 +49,21 @@ class TrainingStats:
         self.qmax_capacity = int(qmax_states)
         self.qmax_states: np.ndarray | None = None
         self.qmax_filled = 0
+        self.start_time_ns = time.time_ns()
+        self.steps_at_start = 0
+
+    def start(self, num_timesteps: int, *, reset: bool) -> None:
+        """Note the start of a ``learn`` call.
+
+        Args:
+            num_timesteps: Agent steps taken so far.
+            reset: A new count: forget the finished episodes.
+        """
+        if reset:
+            self.episode_num = 0
+            self.ep_info_buffer.clear()
+        self.start_time_ns = time.time_ns()
+        self.steps_at_start = int(num_timesteps)
 
     def record_episodes(self, infos: Sequence[dict[str, Any]], dones: np.ndarray) -> int:
         """Record the episodes that ended at this step.
@@ -106,8 +124,6 @@ class TrainingStats:
         logger: Logger,
         *,
         num_timesteps: int,
-        steps_since_start: int,
-        start_time_ns: int,
         exploration_rate: float,
         loss: float | None,
         n_updates: int,
@@ -119,21 +135,19 @@ class TrainingStats:
         Args:
             logger: SB3's logger.
             num_timesteps: Agent steps so far.
-            steps_since_start: Agent steps in this ``learn`` call (for fps).
-            start_time_ns: When this ``learn`` call started (``time.time_ns()``).
             exploration_rate: The current epsilon.
             loss: Mean TD loss since the last table (``None``: no update).
             n_updates: Gradient updates so far.
             learning_rate: The optimizer's learning rate.
             avg_max_q: `average_max_q`, when known.
         """
-        elapsed = max((time.time_ns() - start_time_ns) / 1e9, sys.float_info.epsilon)
+        elapsed = max((time.time_ns() - self.start_time_ns) / 1e9, sys.float_info.epsilon)
         logger.record("time/episodes", self.episode_num, exclude="tensorboard")
         if self.ep_info_buffer:
             logger.record("rollout/ep_rew_mean", safe_mean([e["r"] for e in self.ep_info_buffer]))
             logger.record("rollout/ep_len_mean", safe_mean([e["l"] for e in self.ep_info_buffer]))
         logger.record("rollout/exploration_rate", exploration_rate)
-        logger.record("time/fps", int(steps_since_start / elapsed))
+        logger.record("time/fps", int((num_timesteps - self.steps_at_start) / elapsed))
         logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         logger.record("time/total_timesteps", num_timesteps, exclude="tensorboard")
         if loss is not None:

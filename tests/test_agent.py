@@ -418,11 +418,33 @@ def test_sigint_is_deferred_to_a_step_boundary() -> None:
         return True
 
     agent = DQN("CartPole-v1", seed=0, **SMALL)
-    with pytest.raises(KeyboardInterrupt):
-        agent.learn(1_000, callback=send_sigint)
-    assert agent.num_timesteps == 120
-    assert agent.n_updates == (120 - 100) // 4
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own handler, as in a terminal (a background job may start with SIGINT ignored).
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            agent.learn(1_000, callback=send_sigint)
+        assert agent.num_timesteps == 120
+        assert agent.n_updates == (120 - 100) // 4
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, outer)
+
+
+def test_ignored_sigint_stays_ignored_while_learning() -> None:
+    """Under ``nohup`` (SIGINT ignored) learn does not start listening to Ctrl-C."""
+    seen: list[Any] = []
+
+    def record(locals_: dict[str, Any], globals_: dict[str, Any]) -> bool:
+        seen.append(signal.getsignal(signal.SIGINT))
+        return True
+
+    outer = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        DQN("CartPole-v1", seed=0, **SMALL).learn(20, callback=record)
+        assert seen and all(handler is signal.SIG_IGN for handler in seen)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_load_overrides_reach_the_optimizer(tmp_path: Path) -> None:

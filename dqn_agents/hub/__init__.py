@@ -8,8 +8,9 @@ verify), `push` (upload), `card` (model cards), `importers` (SB3 / CleanRL conve
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dqn_agents.lazy import lazy_attributes
 
 if TYPE_CHECKING:  # pragma: no cover
     from dqn_agents.hub.api import from_cleanrl, from_sb3, load_from_hub, push_folder
@@ -82,15 +83,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the hub names on first access (keeps ``import dqn_agents.hub`` light)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dqn_agents.hub' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Import the hub names on first access (keeps ``import dqn_agents.hub`` light).
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from dqn_agents.argtypes import positive_count
+
 __all__ = ["register", "run_push"]
 
 
@@ -36,7 +38,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="target repo")
     parser.add_argument(
         "--episodes",
-        type=int,
+        type=positive_count,
         default=10,
         metavar="N",
         help="evaluation games (default 10)",
@@ -76,7 +78,8 @@ def run_push(args: argparse.Namespace) -> int:
             commit_message=args.commit_message or DEFAULT_COMMIT_MESSAGE,
         )
     except (HubError, FileNotFoundError, ValueError) as exc:
-        print(f"dqn-agents push: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the error spans
+        print(f"dqn-agents push: error: {message}", file=sys.stderr)
         return 2
     score = result.mean_reward
     print(
