@@ -2,8 +2,9 @@
 
 `DQNConfig` holds every hyperparameter of the learner. It is immutable (derive
 variants with `DQNConfig.replace`), validated
-on construction (errors name the field, the value received and what is allowed) and
-saved with every model as plain JSON (`to_dict` / `from_dict` round-trip exactly).
+on construction (errors name the field, the value received and what is allowed; counts
+are bounded above by `UPPER_BOUNDS`) and saved with every model as plain JSON (`to_dict` /
+`from_dict` round-trip exactly).
 This module imports neither torch nor gymnasium.
 
 Named presets (`PRESETS`, `DQNConfig.preset`):
@@ -49,9 +50,11 @@ from typing import Any
 
 __all__ = [
     "LOSSES",
+    "MAX_HIDDEN_LAYERS",
     "NETWORKS",
     "OPTIMIZERS",
     "PRESETS",
+    "UPPER_BOUNDS",
     "ConfigKeyError",
     "DQNConfig",
     "OptimizerKwargValue",
@@ -66,6 +69,29 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 
 NETWORKS: tuple[str, ...] = ("auto", "nature", "mnih2013", "mlp")
 """Accepted values of `DQNConfig.network`."""
+
+UPPER_BOUNDS: dict[str, int] = {
+    "buffer_size": 1_000_000_000,
+    "learning_starts": 10**12,
+    "batch_size": 65_536,
+    "train_freq": 10**9,
+    "gradient_steps": 10_000,
+    "target_update_interval": 10**12,
+    "exploration_steps": 10**12,
+    "n_step": 1_000,
+    "num_envs": 256,
+    "eval_qmax_states": 16_384,
+    "mlp_hidden_sizes": 65_536,
+}
+"""The largest value each count of `DQNConfig` accepts (for ``mlp_hidden_sizes``: each width).
+
+Far above what any published setup uses (the papers: replay 1M, batch 32, 1 to 8 envs,
+n-step 3, 512 held-out states), and low enough that a config read from an untrusted
+model file cannot ask for thousands of environments or a network of billions of
+parameters before anything is checked (see ``docs/security.md``)."""
+
+MAX_HIDDEN_LAYERS = 32
+"""The most hidden layers ``mlp_hidden_sizes`` may list."""
 
 _OPTIMIZER_KEYS: dict[str, tuple[str, ...]] = {
     "adam": ("betas", "eps", "weight_decay", "amsgrad", "foreach", "fused", "capturable"),
@@ -294,6 +320,16 @@ class DQNConfig:
                 raise ValueError(
                     f"mlp_hidden_sizes must hold positive ints, got {self.mlp_hidden_sizes!r}."
                 )
+            if width > UPPER_BOUNDS["mlp_hidden_sizes"]:
+                raise ValueError(
+                    f"mlp_hidden_sizes must hold widths <= {UPPER_BOUNDS['mlp_hidden_sizes']}, "
+                    f"got {width}."
+                )
+        if len(self.mlp_hidden_sizes) > MAX_HIDDEN_LAYERS:
+            raise ValueError(
+                f"mlp_hidden_sizes may list at most {MAX_HIDDEN_LAYERS} layers, got "
+                f"{len(self.mlp_hidden_sizes)}."
+            )
         for flag in ("double_q", "dueling"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a bool, got {getattr(self, flag)!r}.")
@@ -446,6 +482,12 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{name} must be an int, got {type(value).__name__}: {value!r}.")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}.")
+    maximum = UPPER_BOUNDS.get(name)
+    if maximum is not None and value > maximum:
+        raise ValueError(
+            f"{name} must be <= {maximum:_}, got {value:_} (far beyond any real setup: a "
+            "typo, or a model file asking for more than it can need)."
+        )
 
 
 def _normalise_kwarg(key: str, value: Any) -> OptimizerKwargValue:

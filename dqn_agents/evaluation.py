@@ -30,12 +30,20 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from dqn_agents.envs import EnvAdapter, make_env
+from dqn_agents.envs import EnvAdapter, env_for_spec
 from dqn_agents.functional import epsilon_greedy
-from dqn_agents.spec import ModelSpec, can_build
+from dqn_agents.spec import ModelSpec
 from dqn_agents.wrappers.ids import is_atari_id
 
-__all__ = ["ATARI_FPS", "EvalResult", "Policy", "StepLimitError", "evaluate", "record_video"]
+__all__ = [
+    "ATARI_FPS",
+    "EvalResult",
+    "Policy",
+    "StepLimitError",
+    "check_epsilon",
+    "evaluate",
+    "record_video",
+]
 
 
 class Policy(Protocol):
@@ -96,32 +104,43 @@ class EvalResult:
         return out
 
 
+def check_epsilon(epsilon: float | None) -> None:
+    """Refuse an evaluation epsilon outside [0, 1].
+
+    Args:
+        epsilon: The probability of a random action (``None``: not given).
+
+    Raises:
+        ValueError: ``epsilon`` is not between 0 and 1.
+
+    Example:
+        >>> check_epsilon(1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: epsilon must be between 0 and 1, got 1.5.
+    """
+    if epsilon is not None and not 0.0 <= float(epsilon) <= 1.0:
+        raise ValueError(f"epsilon must be between 0 and 1, got {epsilon}.")
+
+
 def _greedy_one(policy: Policy, obs: np.ndarray) -> np.ndarray:
     return np.reshape(policy.predict(obs, deterministic=True)[0], 1)
 
 
 def _eval_env(spec: ModelSpec, env: Any, render_mode: str | None = None) -> EnvAdapter:
-    if env is None:
+    built = env_for_spec(spec, env, render_mode=render_mode)
+    if built is None:
         if spec.env_id is None:
             raise ValueError(
                 "This model has no env id to build an evaluation env from; pass env=..."
             )
-        if not can_build(spec.env_id):
-            # An id from a file (maybe a stranger's) must never pick a module to import.
-            raise ValueError(
-                f"The model's env id {spec.env_id!r} is not an Atari id nor a registered "
-                "Gymnasium id (a 'module:Env' id would import that module); build the env "
-                "yourself and pass env=..."
-            )
-        env = spec.env_id
-    if isinstance(env, str):
-        options = None if spec.wrapper_options is None else dict(spec.wrapper_options)
-        built = make_env(env, 1, options, render_mode=render_mode)
-    else:
-        built = make_env(env, 1)
-    adapter = built.adapter
-    spec.check_env(built.env_id, adapter.observation_space, adapter.action_space)
-    return adapter
+        # An id from a file (maybe a stranger's) must never pick a module to import.
+        raise ValueError(
+            f"The model's env id {spec.env_id!r} is not an Atari id nor a registered "
+            "Gymnasium id (a 'module:Env' id would import that module); build the env "
+            "yourself and pass env=..."
+        )
+    return built.adapter
 
 
 def evaluate(
@@ -157,13 +176,17 @@ def evaluate(
         An `EvalResult`.
 
     Raises:
-        ValueError: ``n_episodes < 1`` or the env does not fit the model.
+        ValueError: ``n_episodes < 1``, ``max_steps < 1``, ``epsilon`` outside [0, 1], or
+            the env does not fit the model.
         StepLimitError: ``max_steps`` was reached before ``n_episodes`` games ended (a
             ``RuntimeError``).
         ImportError: ``video_path`` is given and ``imageio`` is missing.
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}.")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1 agent step, got {max_steps}.")
+    check_epsilon(epsilon)
     imageio = _imageio() if video_path is not None else None
     if epsilon is None:
         epsilon = 0.0 if deterministic else float(getattr(agent, "exploration_rate", 0.0))

@@ -20,8 +20,12 @@ reaches the network and how often the host waits for the device:
   their layout, so saved files are unchanged.
 * **Syncs.** ``loss.item()`` makes the host wait for the device. On CPU it costs
   nothing, so the loss is checked every update (a NaN stops training *before* the
-  optimizer step); on CUDA the loss is summed on the device and checked every
-  ``sync_every`` updates.
+  optimizer step); on CUDA the loss is summed on the device and read every
+  ``sync_every`` updates (``nan_check_every``). Between two reads no step is taken on a
+  bad loss either: each step is guarded on the device (`Learner.step_unless`), so once
+  the running sum is NaN/inf the optimizer steps are skipped, with no host sync, until
+  the next read raises `NonFiniteLossError`. The weights and optimizer state are those of
+  the last update before the first non-finite loss.
 
 Example:
     >>> import torch
@@ -48,6 +52,10 @@ __all__ = ["Learner", "NonFiniteLossError", "enable_fused_optimizer"]
 
 #: Updates between two host/device syncs of the loss on CUDA.
 CUDA_SYNC_EVERY = 100
+
+#: Optimizers whose fused step takes a device ``found_inf`` flag and then changes nothing
+#: (no weight, moment or step count), the way ``torch.amp.GradScaler`` skips a step.
+_FOUND_INF_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -125,11 +133,18 @@ class Learner:
         fused: Try fused Adam.
         device_replay: Keep a frame replay's frames on the device
             (`dqn_agents.device_replay.DeviceFrameStore`); ``None``: on CUDA only.
+        nan_check_every: Updates between two reads of the loss on the host (each read is
+            a host/device sync); ``None``: 1 on CPU, `CUDA_SYNC_EVERY` on CUDA. Steps in
+            between are guarded on the device (`step_unless`), so a non-finite loss never
+            reaches the weights whatever the value.
 
     Attributes:
         n_updates: Gradient updates done so far (saved with the training state).
-        sync_every: Updates between two loss checks (1 on CPU, `CUDA_SYNC_EVERY` on CUDA).
+        sync_every: Updates between two loss checks (``nan_check_every``).
         fused: Whether the optimizer runs fused.
+
+    Raises:
+        ValueError: ``nan_check_every`` is not a whole number >= 1.
     """
 
     def __init__(
@@ -143,14 +158,25 @@ class Learner:
         image: bool = False,
         fused: bool = True,
         device_replay: bool | None = None,
+        nan_check_every: int | None = None,
     ) -> None:
+        if nan_check_every is not None and (
+            isinstance(nan_check_every, bool)
+            or not isinstance(nan_check_every, int | np.integer)
+            or nan_check_every < 1
+        ):
+            raise ValueError(
+                f"nan_check_every must be a whole number >= 1 (updates between two loss "
+                f"checks), got {nan_check_every!r}."
+            )
         self.q_net = q_net
         self.q_net_target = q_net_target
         self.config = config
         self.device = device
         self.cuda = device.type == "cuda"
         self.channels_last = bool(image) and device.type == "cpu"
-        self.sync_every = CUDA_SYNC_EVERY if self.cuda else 1
+        default_every = CUDA_SYNC_EVERY if self.cuda else 1
+        self.sync_every = default_every if nan_check_every is None else int(nan_check_every)
         self.try_fused = fused
         self.optimizer = optimizer
         self.n_updates = 0
@@ -175,6 +201,9 @@ class Learner:
         self._params = [p for g in optimizer.param_groups for p in g["params"]]
         # One device and one dtype (always the case for a QNetwork): the lean clip applies.
         self._uniform_params = len({(p.device, p.dtype) for p in self._params}) <= 1
+        self._takes_found_inf = type(optimizer) in _FOUND_INF_OPTIMIZERS and all(
+            g.get("fused") for g in optimizer.param_groups
+        )
 
     def load_optimizer_state(self, state: dict[str, Any]) -> None:
         """Load a saved optimizer ``state_dict``, keeping this config's hyperparameters.
@@ -290,8 +319,9 @@ class Learner:
             step: The agent step, for the message of a non-finite loss.
 
         Raises:
-            NonFiniteLossError: The loss became NaN/inf; the optimizer step of that update
-                was not taken (on CUDA the check runs every `sync_every` updates).
+            NonFiniteLossError: The loss became NaN/inf; no optimizer step was taken on
+                it (the check is read every `sync_every` updates; the steps since the first
+                non-finite loss were skipped on the device).
         """
         cfg = self.config
         for _ in range(n):
@@ -299,19 +329,49 @@ class Learner:
             check = (self.n_updates + 1) % self.sync_every == 0
             loss_sum = self.update(self.sample(replay, rng), check=check)
             if loss_sum is not None:
-                if not math.isfinite(loss_sum):
-                    where = "" if step is None else f" at step {step}"
-                    raise NonFiniteLossError(
-                        f"The TD loss is {loss_sum}{where} (gradient update "
-                        f"{self.n_updates + 1}); training stopped. Lower learning_rate, keep "
-                        f"max_grad_norm set, or check the rewards/observations for NaN/inf."
-                    )
-                self.loss_sum += loss_sum
-                self.loss_count += count
+                self._account(loss_sum, count, step, self.n_updates + 1)
             self.n_updates += 1
             # Every C updates: target network <- online network (hard, or Polyak if tau < 1).
             if self.q_net_target is not None and self.n_updates % cfg.target_update_interval == 0:
                 soft_update_(self.q_net_target, self.q_net, cfg.tau)
+
+    def _account(self, loss_sum: float, count: int, step: int | None, update: int) -> None:
+        """Add a loss read on the host to the log sums, or stop on a non-finite one."""
+        if not math.isfinite(loss_sum):
+            where = "" if step is None else f" at step {step}"
+            since = (
+                ""
+                if count <= 1
+                else f"; one of the {count} updates since the previous check, whose steps "
+                "were skipped from the first non-finite loss on"
+            )
+            raise NonFiniteLossError(
+                f"The TD loss is {loss_sum}{where} (gradient update {update}{since}); "
+                f"training stopped. Lower learning_rate, keep max_grad_norm set, or check the "
+                f"rewards/observations for NaN/inf."
+            )
+        self.loss_sum += loss_sum
+        self.loss_count += count
+
+    def check_pending(self, step: int | None = None) -> None:
+        """Read the losses summed on the device since the last check (a host sync).
+
+        Call it where training pauses (the end of ``learn``, before a save): a non-finite
+        loss of the last few updates is reported now instead of at the next check. The
+        weights are finite either way (those steps were skipped, see `step_unless`).
+
+        Args:
+            step: The agent step, for the message.
+
+        Raises:
+            NonFiniteLossError: One of the pending losses was NaN/inf.
+        """
+        if self._pending is None:
+            return
+        count = self._pending_count
+        value = float(self._pending.item())
+        self._pending, self._pending_count = None, 0
+        self._account(value, count, step, self.n_updates)
 
     def pop_mean_loss(self) -> float | None:
         """The mean loss of the updates since the last call (``None`` when there were none).
@@ -332,7 +392,9 @@ class Learner:
             batch: ``(obs, actions, rewards, next_obs, dones, discounts)`` on the device.
             check: Read the loss on the host now (sum of the losses since the last check).
                 A non-finite value is returned *before* the optimizer step, so the
-                caller can stop with the weights of the last good update.
+                caller can stop with the weights of the last good update. Without a
+                check the step is guarded on the device: it is skipped when the sum of
+                the losses since the last check (this one included) is not finite.
 
         Returns:
             The summed loss since the last check when ``check`` (its count is
@@ -362,8 +424,51 @@ class Learner:
         loss.backward()
         if cfg.max_grad_norm is not None:
             self.clip_gradients(cfg.max_grad_norm)
-        self._optimizer.step()
+        if check:
+            self._optimizer.step()
+        else:
+            # Not read yet: skip on the device once the running sum is NaN/inf (no sync).
+            assert self._pending is not None
+            self.step_unless(torch.isfinite(self._pending).logical_not())
         return value
+
+    def step_unless(self, skip: torch.Tensor) -> None:
+        """Take the optimizer step unless the device flag ``skip`` is set, without a sync.
+
+        The flag is never read on the host. Fused Adam, AdamW and SGD take it as their
+        ``found_inf`` input (what ``torch.amp.GradScaler`` uses): the kernel then changes
+        nothing, step counts included. Other optimizers (RMSprop, foreach or
+        single-tensor Adam) run on zeroed gradients and the parameters and the optimizer
+        state on their device are put back where the flag is set; a step counter the
+        optimizer keeps on another device (non-capturable RMSprop's CPU ``step`` on CUDA)
+        still counts the skipped step.
+
+        Args:
+            skip: A boolean scalar tensor on the parameters' device.
+        """
+        optimizer = self._optimizer
+        if self._takes_found_inf:
+            optimizer.found_inf = skip.to(torch.float32)  # type: ignore[attr-defined]
+            try:
+                optimizer.step()
+            finally:
+                del optimizer.found_inf  # type: ignore[attr-defined]
+            return
+        grads = [p.grad for p in self._params if p.grad is not None]
+        for grad in grads:
+            grad.masked_fill_(skip, 0.0)  # NaN gradients never reach the moment estimates
+        saved = [t for t in self._params if t.device == skip.device]
+        for p in self._params:
+            saved.extend(
+                v
+                for v in optimizer.state.get(p, {}).values()
+                if isinstance(v, torch.Tensor) and v.device == skip.device
+            )
+        with torch.no_grad():
+            backup = [t.detach().clone() for t in saved]
+            optimizer.step()
+            for tensor, old in zip(saved, backup, strict=True):
+                torch.where(skip, old, tensor, out=tensor.data)
 
     def clip_gradients(self, max_norm: float) -> None:
         """``clip_grad_norm_(params, max_norm, foreach=True)``, the same kernels, less Python.

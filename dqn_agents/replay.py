@@ -75,6 +75,14 @@ Interface (both buffers)
   ``nbytes``, ``save(path)`` / ``load(path)`` (numpy ``.npz`` content whatever the
   suffix, never pickled; ``load`` streams into the existing arrays).
 
+Memory guard: numpy's zeroed arrays take their pages only as they are written, so a
+replay larger than the machine's RAM would be created at once and kill the process hours
+later. A buffer (and a minibatch from `allocate_batch`) is therefore refused up front with
+`ReplayTooLargeError` when it needs more than `available_memory` (``MemAvailable`` of
+``/proc/meminfo``, capped by a cgroup limit); ``allow_large=True`` or the environment
+variable ``DQN_AGENTS_ALLOW_LARGE_REPLAY=1`` allows it anyway. `check_replay_memory`
+runs the same check before anything is built.
+
 Example:
     >>> import numpy as np, gymnasium as gym
     >>> space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
@@ -86,7 +94,9 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
+import tokenize
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,20 +109,292 @@ from dqn_agents.serialization import atomic_write
 from dqn_agents.spec import is_image_space
 
 __all__ = [
+    "ALLOW_LARGE_ENV",
     "BaseReplayBuffer",
     "FrameReplayBuffer",
     "NStepReturns",
     "ReplayBatch",
+    "ReplayTooLargeError",
     "StackPlan",
     "VectorReplayBuffer",
+    "available_memory",
+    "batch_nbytes",
+    "check_replay_memory",
     "make_replay_buffer",
     "n_step_returns",
+    "replay_nbytes",
 ]
+
+ALLOW_LARGE_ENV = "DQN_AGENTS_ALLOW_LARGE_REPLAY"
+"""Set to ``1`` to allow a replay memory or minibatch larger than the available RAM."""
 
 _FORMAT = "dqn-agents-replay"
 _FORMAT_VERSION = 1
 _PAD_ZERO = 0
 _PAD_REPEAT = 1
+#: Minibatches smaller than this are allocated without reading the free memory.
+_SMALL_BATCH_BYTES = 64 * 2**20
+#: Bytes per slot besides the observations: actions, rewards, terminated, truncated.
+_SLOT_EXTRA = 4 + 4 + 1 + 1
+#: A frame buffer's extra bytes per slot: ep_pos, pad_mode, valid.
+_FRAME_SLOT_EXTRA = 1 + 1 + 1
+#: A minibatch's bytes per transition besides the two observations (int64 action and
+#: float32 reward, done, discount).
+_BATCH_EXTRA = 8 + 4 + 4 + 4
+
+
+# What numpy and zipfile raise on a corrupted header or member, besides ValueError/OSError.
+_HEADER_ERRORS = (
+    tokenize.TokenError,
+    SyntaxError,
+    RecursionError,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
+class ReplayTooLargeError(ValueError):
+    """A replay memory or minibatch would need more memory than this machine has free.
+
+    The message says how many bytes it needs, how many are available, and what to change.
+    """
+
+
+def _count(name: str, value: Any, minimum: int = 1) -> int:
+    """A whole number >= ``minimum`` (numpy integers too), or a clear ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _stat_value(path: str, keys: tuple[str, ...]) -> int:
+    try:
+        with open(path, encoding="ascii") as handle:
+            for line in handle:
+                key, _, value = line.partition(" ")
+                if key in keys and value.strip().isdigit():
+                    return int(value)
+    except (OSError, UnicodeDecodeError):
+        pass
+    return 0
+
+
+def _cgroup_available() -> int | None:
+    """Bytes left under this process's cgroup memory limit (v2, else v1); None: no limit."""
+    for limit_file, usage_file, stat_file, inactive in (
+        ("memory.max", "memory.current", "memory.stat", ("inactive_file",)),
+        (
+            "memory/memory.limit_in_bytes",
+            "memory/memory.usage_in_bytes",
+            "memory/memory.stat",
+            ("total_inactive_file", "inactive_file"),
+        ),
+    ):
+        limit = _read_int(f"/sys/fs/cgroup/{limit_file}")
+        usage = _read_int(f"/sys/fs/cgroup/{usage_file}")
+        if limit is None or usage is None or limit >= 2**60:
+            continue
+        # The page cache counts as usage but is given back under pressure.
+        usage -= min(usage, _stat_value(f"/sys/fs/cgroup/{stat_file}", inactive))
+        return max(limit - usage, 0)
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM a new allocation can use now, or ``None`` when that is unknown.
+
+    ``MemAvailable`` of ``/proc/meminfo`` (Linux), else ``psutil`` when it is installed;
+    capped by the cgroup memory limit of a container.
+
+    Returns:
+        The bytes, or ``None`` (nothing to read: the memory checks are skipped).
+
+    Example:
+        >>> n = available_memory()
+        >>> n is None or n > 0
+        True
+    """
+    available: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        available = None
+    if available is None:
+        try:
+            import psutil
+        except ImportError:
+            pass
+        else:
+            available = int(psutil.virtual_memory().available)
+    limited = _cgroup_available()
+    if limited is not None:
+        available = limited if available is None else min(available, limited)
+    return available
+
+
+def _allowed(allow_large: bool | None) -> bool:
+    if allow_large is not None:
+        return bool(allow_large)
+    return os.environ.get(ALLOW_LARGE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _gb(nbytes: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9)):
+        if nbytes >= size:
+            return f"{nbytes / size:,.1f} {unit}"
+    return f"{nbytes / 1e6:,.1f} MB"
+
+
+def _refuse_if_too_large(
+    nbytes: int, what: str, fix: str, allow_large: bool | None, per_unit: int = 0
+) -> None:
+    """Raise `ReplayTooLargeError` when ``nbytes`` exceed the available memory."""
+    if _allowed(allow_large):
+        return
+    available = available_memory()
+    if available is None or nbytes <= available:
+        return
+    fits = f" (about {available // per_unit:,} fit)" if per_unit > 0 else ""
+    raise ReplayTooLargeError(
+        f"{what} would take {_gb(nbytes)} ({nbytes:,} bytes), but only {_gb(available)} of "
+        f"memory is available on this machine (MemAvailable); its pages would fill as it is "
+        f"used, and the system would kill the process then. Lower {fix}{fits}, free memory, "
+        f"or allow it anyway with allow_large=True or the environment variable "
+        f"{ALLOW_LARGE_ENV}=1."
+    )
+
+
+def _zeros(shape: tuple[int, ...], dtype: npt.DTypeLike, what: str) -> np.ndarray:
+    """``np.zeros``, with allocation failures as `ReplayTooLargeError` (not MemoryError)."""
+    try:
+        return np.zeros(shape, dtype=dtype)
+    except (MemoryError, ValueError) as exc:  # ValueError: numpy's "array is too big"
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        raise ReplayTooLargeError(
+            f"{what}: cannot allocate {_gb(nbytes)} ({exc}); lower buffer_size."
+        ) from exc
+
+
+def _observation_nbytes(observation_shape: Sequence[int], observation_dtype: npt.DTypeLike) -> int:
+    return math.prod(int(s) for s in observation_shape) * np.dtype(observation_dtype).itemsize
+
+
+def replay_nbytes(
+    observation_shape: Sequence[int],
+    observation_dtype: npt.DTypeLike,
+    capacity: int,
+    num_envs: int = 1,
+) -> int:
+    """Bytes the replay `make_replay_buffer` builds for these settings will hold.
+
+    Args:
+        observation_shape: Shape of one observation.
+        observation_dtype: Its dtype.
+        capacity: Total transitions (``buffer_size``).
+        num_envs: Environment streams (the capacity is split between them).
+
+    Returns:
+        The bytes of the buffer's arrays (`BaseReplayBuffer.nbytes` once built).
+
+    Example:
+        >>> replay_nbytes((4, 84, 84), np.uint8, 1_000_000)  # one frame per slot
+        7069000000
+    """
+    shape = tuple(int(s) for s in observation_shape)
+    dtype = np.dtype(observation_dtype)
+    slots = (int(capacity) // max(int(num_envs), 1)) * max(int(num_envs), 1)
+    if is_image_space(shape, dtype):
+        per_slot = math.prod(shape[1:]) + _SLOT_EXTRA + _FRAME_SLOT_EXTRA
+    else:
+        per_slot = 2 * _observation_nbytes(shape, dtype) + _SLOT_EXTRA
+    return slots * per_slot
+
+
+def batch_nbytes(
+    observation_shape: Sequence[int], observation_dtype: npt.DTypeLike, batch_size: int
+) -> int:
+    """Bytes of one minibatch (`BaseReplayBuffer.allocate_batch`).
+
+    Args:
+        observation_shape: Shape of one observation.
+        observation_dtype: Its dtype.
+        batch_size: Transitions per minibatch.
+
+    Returns:
+        The bytes of ``obs``, ``next_obs``, actions, rewards, dones and discounts.
+    """
+    obs = _observation_nbytes(observation_shape, observation_dtype)
+    return int(batch_size) * (2 * obs + _BATCH_EXTRA)
+
+
+def check_replay_memory(
+    observation_space: Any,
+    buffer_size: int,
+    num_envs: int = 1,
+    batch_size: int | None = None,
+    *,
+    allow_large: bool | None = None,
+) -> int:
+    """Refuse, before anything is built, a replay (and minibatches) larger than free RAM.
+
+    Training holds the replay memory plus two minibatches (the learner's staging buffers
+    and the batch on the device). Call it where a run is set up, so that the error comes
+    before any folder or file is written.
+
+    Args:
+        observation_space: The observation space of one env (``shape`` and ``dtype``).
+        buffer_size: Replay capacity in transitions.
+        num_envs: Environment streams.
+        batch_size: Transitions per minibatch (``None``: the replay alone).
+        allow_large: Allow more than the available memory (``None``: the
+            `ALLOW_LARGE_ENV` environment variable decides).
+
+    Returns:
+        The bytes needed.
+
+    Raises:
+        ValueError: A count is not a whole number >= 1.
+        ReplayTooLargeError: More than the available memory; says how much of each.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> check_replay_memory(gym.spaces.Box(0, 1, (4,), np.float32), 1000, 1, 32)
+        45328
+    """
+    _count("buffer_size", buffer_size)
+    _count("num_envs", num_envs)
+    shape = tuple(int(s) for s in observation_space.shape)
+    dtype = np.dtype(observation_space.dtype)
+    replay = replay_nbytes(shape, dtype, buffer_size, num_envs)
+    batches = (
+        0
+        if batch_size is None
+        else 2 * batch_nbytes(shape, dtype, _count("batch_size", batch_size))
+    )
+    per_slot = replay // max((buffer_size // num_envs) * num_envs, 1)
+    what = f"The replay memory (buffer_size {buffer_size:,} x {per_slot:,} bytes)"
+    if batches:
+        what += f" plus two minibatches of batch_size {batch_size:,}"
+    fix = "buffer_size" if replay >= batches else "batch_size"
+    _refuse_if_too_large(
+        replay + batches, what, fix, allow_large, per_slot if fix == "buffer_size" else 0
+    )
+    return replay + batches
 
 
 class NStepReturns(NamedTuple):
@@ -250,11 +532,12 @@ class BaseReplayBuffer:
         num_envs: int = 1,
         n_step: int = 1,
         gamma: float = 0.99,
+        *,
+        allow_large: bool | None = None,
     ) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
-        if n_step < 1:
-            raise ValueError(f"n_step must be >= 1, got {n_step}.")
+        _count("capacity (buffer_size)", capacity)
+        _count("num_envs", num_envs)
+        _count("n_step", n_step)
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma}.")
         self.observation_shape = tuple(int(s) for s in observation_shape)
@@ -263,15 +546,25 @@ class BaseReplayBuffer:
         self.env_capacity = int(capacity) // self.num_envs
         self.n_step = int(n_step)
         self.gamma = float(gamma)
+        self._min_env_capacity()
+        per_slot = self._slot_nbytes()
+        _refuse_if_too_large(
+            per_slot * self.env_capacity * self.num_envs,
+            f"This replay memory (buffer_size {capacity:,} x {per_slot:,} bytes per transition)",
+            "buffer_size",
+            allow_large,
+            per_slot,
+        )
         rows, stacks = (self.num_envs,), (self.num_envs, *self.observation_shape)
         # add()'s shape check, in _Transitions order
         self._shapes: tuple[tuple[int, ...], ...] = (stacks, rows, rows, stacks, rows, rows)
         self._all_envs = np.arange(self.num_envs)
         c = self.env_capacity
-        self.actions = np.zeros((num_envs, c), dtype=np.int32)
-        self.rewards = np.zeros((num_envs, c), dtype=np.float32)
-        self.terminated = np.zeros((num_envs, c), dtype=bool)
-        self.truncated = np.zeros((num_envs, c), dtype=bool)
+        what = "The replay memory"
+        self.actions = _zeros((self.num_envs, c), np.int32, what)
+        self.rewards = _zeros((self.num_envs, c), np.float32, what)
+        self.terminated = _zeros((self.num_envs, c), bool, what)
+        self.truncated = _zeros((self.num_envs, c), bool, what)
         # slots claimed so far per stream (slots < min(claimed, C) hold data).
         self.claimed = np.zeros(num_envs, dtype=np.int64)
         self.head = np.zeros(num_envs, dtype=np.int64)
@@ -301,6 +594,13 @@ class BaseReplayBuffer:
     def _arrays(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def _slot_nbytes(self) -> int:
+        """Bytes per slot of this buffer's arrays (for the memory check before allocating)."""
+        raise NotImplementedError
+
+    def _min_env_capacity(self) -> None:
+        """Refuse a capacity too small for this buffer (before anything is allocated)."""
+
     def _filled(self) -> npt.NDArray[np.int64]:
         return np.minimum(self.claimed, self.env_capacity)
 
@@ -313,16 +613,33 @@ class BaseReplayBuffer:
 
         Returns:
             A `ReplayBatch` of uninitialised arrays.
+
+        Raises:
+            ValueError: ``batch_size`` is not a whole number >= 0 (0: `get_batch` of no
+                index).
+            ReplayTooLargeError: The minibatch needs more than the available memory.
         """
+        batch_size = _count("batch_size", batch_size, 0)
+        nbytes = batch_nbytes(self.observation_shape, self.observation_dtype, batch_size)
+        if nbytes > _SMALL_BATCH_BYTES:
+            _refuse_if_too_large(
+                nbytes, f"A minibatch of batch_size {batch_size:,}", "batch_size", None
+            )
         obs_shape = (batch_size, *self.observation_shape)
-        return ReplayBatch(
-            obs=np.empty(obs_shape, dtype=self.observation_dtype),
-            actions=np.empty(batch_size, dtype=np.int64),
-            rewards=np.empty(batch_size, dtype=np.float32),
-            next_obs=np.empty(obs_shape, dtype=self.observation_dtype),
-            dones=np.empty(batch_size, dtype=np.float32),
-            discounts=np.empty(batch_size, dtype=np.float32),
-        )
+        try:
+            return ReplayBatch(
+                obs=np.empty(obs_shape, dtype=self.observation_dtype),
+                actions=np.empty(batch_size, dtype=np.int64),
+                rewards=np.empty(batch_size, dtype=np.float32),
+                next_obs=np.empty(obs_shape, dtype=self.observation_dtype),
+                dones=np.empty(batch_size, dtype=np.float32),
+                discounts=np.empty(batch_size, dtype=np.float32),
+            )
+        except (MemoryError, ValueError) as exc:
+            raise ReplayTooLargeError(
+                f"A minibatch of batch_size {batch_size:,} ({_gb(nbytes)}) cannot be "
+                f"allocated ({exc}); lower batch_size."
+            ) from exc
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
         """Sample a minibatch uniformly over the stored transitions.
@@ -350,8 +667,10 @@ class BaseReplayBuffer:
             ``(batch_size,)`` int64 indices for `get_batch`.
 
         Raises:
-            ValueError: If no transition can be sampled yet.
+            ValueError: If no transition can be sampled yet, or ``batch_size`` < 1.
         """
+        if not batch_size >= 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}.")
         filled = self._filled()
         total = int(filled.sum())
         if total == 0 or len(self) == 0:
@@ -586,7 +905,14 @@ class BaseReplayBuffer:
                     raise ValueError("it has no 'meta' entry")
                 meta = json.loads(str(data["meta"]))
                 state = {name: data[name] for name in self._state_arrays() if name in data.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        except (
+            ValueError,
+            OSError,
+            EOFError,
+            zipfile.BadZipFile,
+            KeyError,
+            *_HEADER_ERRORS,
+        ) as exc:
             raise ValueError(f"{hint}: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             got = meta.get("format") if isinstance(meta, dict) else meta
@@ -623,6 +949,8 @@ class BaseReplayBuffer:
             got = state.get(name)
             if got is None:
                 raise ValueError(f"{path}: missing array {name!r} (expected shape {arr.shape}).")
+            if not isinstance(got, np.ndarray):
+                raise ValueError(f"{path}: {name!r} is not an array.")
             if got.shape != arr.shape or got.dtype != arr.dtype:
                 raise ValueError(
                     f"{path}: array {name!r} has shape {got.shape} and dtype {got.dtype}, "
@@ -675,7 +1003,7 @@ class BaseReplayBuffer:
                 except BaseException:
                     self.clear()
                     raise
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        except (OSError, EOFError, zipfile.BadZipFile, *_HEADER_ERRORS) as exc:
             raise ValueError(f"{hint}: {exc}") from exc
         for name, arr in self._state_arrays().items():
             arr[...] = state[name]
@@ -735,6 +1063,12 @@ class VectorReplayBuffer(BaseReplayBuffer):
         num_envs: Number of environments whose transitions arrive together.
         n_step: Rewards summed per sample (truncated at episode ends).
         gamma: Discount of the n-step returns.
+        allow_large: Allow a buffer larger than `available_memory` (``None``: the
+            `ALLOW_LARGE_ENV` environment variable decides).
+
+    Raises:
+        ValueError: A count below 1 or a capacity too small for ``n_step``.
+        ReplayTooLargeError: The buffer needs more than the available memory.
     """
 
     kind = "vector"
@@ -747,16 +1081,31 @@ class VectorReplayBuffer(BaseReplayBuffer):
         num_envs: int = 1,
         n_step: int = 1,
         gamma: float = 0.99,
+        *,
+        allow_large: bool | None = None,
     ) -> None:
-        super().__init__(observation_shape, observation_dtype, capacity, num_envs, n_step, gamma)
-        if self.env_capacity < n_step + 1:
+        super().__init__(
+            observation_shape,
+            observation_dtype,
+            capacity,
+            num_envs,
+            n_step,
+            gamma,
+            allow_large=allow_large,
+        )
+        shape = (self.num_envs, self.env_capacity, *self.observation_shape)
+        self.obs = _zeros(shape, self.observation_dtype, "The replay memory")
+        self.next_obs = _zeros(shape, self.observation_dtype, "The replay memory")
+
+    def _min_env_capacity(self) -> None:
+        if self.env_capacity < self.n_step + 1:
             raise ValueError(
-                f"capacity {capacity} gives {self.env_capacity} slots per environment; "
-                f"need at least n_step + 1 = {n_step + 1}."
+                f"capacity {self.env_capacity * self.num_envs} gives {self.env_capacity} slots "
+                f"per environment; need at least n_step + 1 = {self.n_step + 1}."
             )
-        shape = (num_envs, self.env_capacity, *self.observation_shape)
-        self.obs = np.zeros(shape, dtype=self.observation_dtype)
-        self.next_obs = np.zeros(shape, dtype=self.observation_dtype)
+
+    def _slot_nbytes(self) -> int:
+        return 2 * _observation_nbytes(self.observation_shape, self.observation_dtype) + _SLOT_EXTRA
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -818,9 +1167,13 @@ class FrameReplayBuffer(BaseReplayBuffer):
             stored ones (``obs[-1]`` equals the stored next frame, ``next_obs[:-1] ==
             obs[1:]``); raises ValueError otherwise. Costs about 3 frame comparisons
             per environment and step.
+        allow_large: Allow a buffer larger than `available_memory` (``None``: the
+            `ALLOW_LARGE_ENV` environment variable decides).
 
     Raises:
-        ValueError: On a shape that is not ``(k, H, W)`` or a too small capacity.
+        ValueError: On a shape that is not ``(k, H, W)``, a count below 1 or a too small
+            capacity.
+        ReplayTooLargeError: The buffer needs more than the available memory.
     """
 
     kind = "frames"
@@ -837,30 +1190,40 @@ class FrameReplayBuffer(BaseReplayBuffer):
         gamma: float = 0.99,
         *,
         check: bool = True,
+        allow_large: bool | None = None,
     ) -> None:
-        super().__init__(observation_shape, np.uint8, capacity, num_envs, n_step, gamma)
-        if len(self.observation_shape) != 3:
+        if len(tuple(observation_shape)) != 3:
             raise ValueError(
-                f"FrameReplayBuffer needs observations (k, H, W), got {self.observation_shape}."
+                f"FrameReplayBuffer needs observations (k, H, W), got {tuple(observation_shape)}."
             )
+        super().__init__(
+            observation_shape, np.uint8, capacity, num_envs, n_step, gamma, allow_large=allow_large
+        )
         self.stack = self.observation_shape[0]
         k = self.stack
-        if self.env_capacity < 2 * k + n_step + 2:
-            raise ValueError(
-                f"capacity {capacity} gives {self.env_capacity} slots per environment; "
-                f"need at least 2*k + n_step + 2 = {2 * k + n_step + 2}."
-            )
         self.check = bool(check)
         c = self.env_capacity
         frame_shape = self.observation_shape[1:]
-        self.frames = np.zeros((num_envs, c, *frame_shape), dtype=np.uint8)
-        self.ep_pos = np.zeros((num_envs, c), dtype=np.uint8)
-        self.pad_mode = np.zeros((num_envs, c), dtype=np.uint8)
-        self.valid = np.zeros((num_envs, c), dtype=bool)
+        what = "The replay memory"
+        self.frames = _zeros((self.num_envs, c, *frame_shape), np.uint8, what)
+        self.ep_pos = _zeros((self.num_envs, c), np.uint8, what)
+        self.pad_mode = _zeros((self.num_envs, c), np.uint8, what)
+        self.valid = _zeros((self.num_envs, c), bool, what)
         self.in_episode = np.zeros(num_envs, dtype=bool)
         self.n_valid = np.zeros(num_envs, dtype=np.int64)
         self.claimed[:] = 1  # slot 0 is the first pending slot of every stream
         self._backs = np.arange(k - 1, -1, -1, dtype=np.int64)  # k-1 ... 0
+
+    def _min_env_capacity(self) -> None:
+        need = 2 * self.observation_shape[0] + self.n_step + 2
+        if self.env_capacity < need:
+            raise ValueError(
+                f"capacity {self.env_capacity * self.num_envs} gives {self.env_capacity} slots "
+                f"per environment; need at least 2*k + n_step + 2 = {need}."
+            )
+
+    def _slot_nbytes(self) -> int:
+        return math.prod(self.observation_shape[1:]) + _SLOT_EXTRA + _FRAME_SLOT_EXTRA
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -1164,6 +1527,7 @@ def make_replay_buffer(
     gamma: float = 0.99,
     *,
     check: bool = True,
+    allow_large: bool | None = None,
 ) -> FrameReplayBuffer | VectorReplayBuffer:
     """Create the replay buffer that suits an observation space.
 
@@ -1179,12 +1543,23 @@ def make_replay_buffer(
         n_step: n-step returns.
         gamma: Discount for n-step returns.
         check: Frame buffer only: verify the frame-stack rule in ``add``.
+        allow_large: Allow a buffer larger than `available_memory` (``None``: the
+            `ALLOW_LARGE_ENV` environment variable decides).
 
     Returns:
         The buffer.
+
+    Raises:
+        ValueError: A count below 1 or a capacity too small.
+        ReplayTooLargeError: The buffer needs more than the available memory (the message
+            says how much it needs, how much is free, and what to change).
     """
     shape = tuple(int(s) for s in observation_space.shape)
     dtype = np.dtype(observation_space.dtype)
     if is_image_space(shape, dtype):
-        return FrameReplayBuffer(shape, capacity, num_envs, n_step, gamma, check=check)
-    return VectorReplayBuffer(shape, dtype, capacity, num_envs, n_step, gamma)
+        return FrameReplayBuffer(
+            shape, capacity, num_envs, n_step, gamma, check=check, allow_large=allow_large
+        )
+    return VectorReplayBuffer(
+        shape, dtype, capacity, num_envs, n_step, gamma, allow_large=allow_large
+    )

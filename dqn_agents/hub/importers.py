@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
+import math
 import os
 import pickle
 import re
@@ -30,13 +30,23 @@ from dqn_agents.hub.errors import (
     HubUnsafeFileError,
     require_huggingface_hub,
 )
-from dqn_agents.hub.pull import check_repo_id, translate_hf_error
+from dqn_agents.hub.pull import resolve_source, translate_hf_error
 from dqn_agents.networks import CONV_SPECS, HIDDEN_SIZES, build_q_network
-from dqn_agents.serialization import write_model_folder
+from dqn_agents.serialization import (
+    MAX_COMPRESSION_RATIO,
+    MAX_WEIGHTS_BYTES,
+    ModelFormatError,
+    parse_json,
+    read_zip_member,
+    write_model_folder,
+)
 from dqn_agents.spec import ModelSpec
 
 __all__ = [
     "ATARI_ZOO_WRAPPER_OPTIONS",
+    "SB3_MEMBER_LIMITS",
+    "TORCH_FILE_LIMIT",
+    "check_torch_archive",
     "cleanrl_env_id_from_repo",
     "cleanrl_state_dict",
     "cleanrl_to_folder",
@@ -60,7 +70,13 @@ ATARI_ZOO_WRAPPER_OPTIONS: dict[str, Any] = {
 """SB3 ``AtariWrapper`` + ``VecFrameStack(4)`` and CleanRL's ``dqn_atari.py`` stack, in our
 wrapper options (sticky actions come from the id: 0 for ``NoFrameskip-v4``)."""
 
-_MAX_MEMBER_BYTES = 2 * 1024**3
+SB3_MEMBER_LIMITS: dict[str, int] = {"data": 64 * 1024**2, "policy.pth": 2 * MAX_WEIGHTS_BYTES}
+"""The most bytes read of each SB3 zip member (``data``: JSON hyperparameters, tens of KB
+in real models; ``policy.pth``: the online and target networks)."""
+TORCH_FILE_LIMIT = 2 * MAX_WEIGHTS_BYTES
+"""The most bytes the records of one PyTorch file (``policy.pth``, ``*.cleanrl_model``) may
+expand to."""
+_RATIO_FREE_BYTES = 1024**2
 _SB3_DEFAULT_TRAIN_FREQ = 4
 # SB3 DQN hyperparameters with the same meaning (and units) as our DQNConfig fields.
 _SB3_PLAIN_FIELDS = (
@@ -86,8 +102,10 @@ def _safe_torch_load(data: bytes, where: str) -> dict[str, torch.Tensor]:
     """``torch.load`` restricted to tensors (``weights_only=True``), refusing anything else.
 
     PyTorch's restricted unpickler raises ``pickle.UnpicklingError`` for anything but
-    tensors and plain containers (and for bytes that are no pickle at all).
+    tensors and plain containers (and for bytes that are no pickle at all). The records of
+    a zip-format file are bounded first (`check_torch_archive`).
     """
+    check_torch_archive(data, where)
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -101,11 +119,57 @@ def _safe_torch_load(data: bytes, where: str) -> dict[str, torch.Tensor]:
         raise HubIntegrityError(f"{where} is not a readable PyTorch file ({exc}).") from exc
     except (EOFError, zipfile.BadZipFile, OSError) as exc:
         raise HubIntegrityError(f"{where} is truncated or corrupted ({exc}).") from exc
+    except (IndexError, KeyError, OverflowError, RecursionError, MemoryError) as exc:
+        raise HubIntegrityError(
+            f"{where} is not a readable PyTorch file ({type(exc).__name__}: {exc})."
+        ) from exc
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise HubIntegrityError(
             f"{where} does not hold a state dict of tensors (got {type(obj).__name__})."
         )
     return {str(k): v for k, v in obj.items()}
+
+
+def check_torch_archive(data: bytes, where: str, limit: int = TORCH_FILE_LIMIT) -> None:
+    """Refuse a zip-format PyTorch file whose records would expand to a zip bomb.
+
+    ``torch.load`` allocates each record at the size the archive declares, then inflates
+    it: a small file could ask for gigabytes. Records must be stored or deflated, not
+    encrypted, and expand to at most ``limit`` bytes in all (and to at most
+    `dqn_agents.serialization.MAX_COMPRESSION_RATIO` times the file, past 1 MiB). Data that
+    is no zip archive is left to ``torch.load`` (which refuses anything but tensors).
+
+    Args:
+        data: The file's bytes.
+        where: The file, for messages.
+        limit: The most bytes its records may declare in all.
+
+    Raises:
+        HubIntegrityError: The archive is refused.
+    """
+    if not data.startswith(b"PK"):
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise HubIntegrityError(f"{where} is a truncated or corrupted archive ({exc}).") from exc
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1 or info.compress_type not in (
+            zipfile.ZIP_STORED,
+            zipfile.ZIP_DEFLATED,
+        ):
+            raise HubIntegrityError(
+                f"{where}: record {info.filename!r} is encrypted or uses compression method "
+                f"{info.compress_type}; PyTorch never writes those."
+            )
+        total += info.file_size
+    if total > limit or (total > _RATIO_FREE_BYTES and total > MAX_COMPRESSION_RATIO * len(data)):
+        raise HubIntegrityError(
+            f"{where}: its records expand {len(data):_} bytes to {total:_} (at most {limit:_}, "
+            f"and {MAX_COMPRESSION_RATIO}:1); refusing it as a zip bomb."
+        )
 
 
 def _layer_indices(state_dict: Mapping[str, torch.Tensor], prefix: str) -> list[int]:
@@ -218,10 +282,6 @@ def _cached_files(hf: Any, repo_id: str) -> list[str] | None:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def _is_local(path_or_repo: str | os.PathLike[str]) -> bool:
-    return os.path.exists(os.fspath(path_or_repo))
-
-
 def _write_folder(
     folder: str | os.PathLike[str],
     *,
@@ -235,7 +295,10 @@ def _write_folder(
     network_fields, obs_shape = _network_config(info)
     valid = {f.name for f in dataclasses.fields(DQNConfig)}
     fields = {k: v for k, v in {**config_fields, **network_fields}.items() if k in valid}
-    config = DQNConfig.preset("cleanrl").replace(**fields)
+    try:
+        config = DQNConfig.preset("cleanrl").replace(**fields)
+    except ValueError as exc:
+        raise HubIntegrityError(f"{source}: its hyperparameters are not valid: {exc}") from exc
     image = "in_channels" in info
     n_actions = int(info["n_actions"])
     network = build_q_network(obs_shape, n_actions, config)
@@ -256,7 +319,10 @@ def _write_folder(
         int(config_fields.get("num_timesteps", 0) or 0),
         imported_from=source,
     )
-    return write_model_folder(folder, meta, network.state_dict())
+    try:
+        return write_model_folder(folder, meta, network.state_dict())
+    except ModelFormatError as exc:  # e.g. NaN weights: the file is broken, not the caller
+        raise HubIntegrityError(f"{source}: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- SB3
@@ -295,38 +361,49 @@ def read_sb3_zip(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
         ``":serialized:"``) are left out.
 
     Raises:
-        HubIntegrityError: Not an SB3 zip, or truncated.
+        HubIntegrityError: Not an SB3 zip (a folder, another file), truncated, corrupted, or
+            a member over `SB3_MEMBER_LIMITS` (a zip bomb).
         HubUnsafeFileError: ``policy.pth`` holds more than tensors.
+        FileNotFoundError: Nothing at ``path``.
     """
     spath = os.fspath(path)
+    if os.path.isdir(spath):
+        raise HubIntegrityError(f"{spath} is a folder; pass the SB3 model's .zip file.")
     try:
         with zipfile.ZipFile(spath) as archive:
-            names = set(archive.namelist())
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
             for required in ("data", "policy.pth"):
                 if required not in names:
                     raise HubIntegrityError(
                         f"{spath} is not an SB3 model zip: it has no {required!r} member "
-                        f"(members: {sorted(names)})."
+                        f"(members: {sorted(names)[:10]})."
                     )
-            for info in archive.infolist():
-                if info.filename in ("data", "policy.pth") and info.file_size > _MAX_MEMBER_BYTES:
-                    raise HubIntegrityError(
-                        f"{spath}: {info.filename} claims {info.file_size} bytes."
-                    )
-            data_bytes = archive.read("data")
-            policy_bytes = archive.read("policy.pth")
-    except zipfile.BadZipFile as exc:
+                if names.count(required) != 1:
+                    raise HubIntegrityError(f"{spath} holds {required!r} twice; refusing it.")
+            read = {
+                info.filename: read_zip_member(
+                    archive, info, SB3_MEMBER_LIMITS[info.filename], spath
+                )
+                for info in infos
+                if info.filename in SB3_MEMBER_LIMITS
+            }
+    except FileNotFoundError:
+        raise
+    except ModelFormatError as exc:
+        raise HubIntegrityError(str(exc)) from exc
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise HubIntegrityError(f"{spath} is not a readable zip ({exc}).") from exc
     try:
-        data = json.loads(data_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HubIntegrityError(f"{spath}: the 'data' member is not JSON ({exc}).") from exc
-    if not isinstance(data, dict):
-        raise HubIntegrityError(f"{spath}: the 'data' member is not a JSON object.")
+        data = parse_json(read["data"], f"{spath}:data")
+    except ModelFormatError as exc:
+        raise HubIntegrityError(str(exc)) from exc
     plain = {k: v for k, v in data.items() if not (isinstance(v, dict) and ":serialized:" in v)}
     kwargs = data.get("policy_kwargs")
+    plain.pop("policy_kwargs", None)
     if isinstance(kwargs, dict):  # SB3 writes str(value) beside the pickle of each entry
         plain["policy_kwargs"] = {k: v for k, v in kwargs.items() if not k.startswith(":")}
+    policy_bytes = read["policy.pth"]
     state_dict = _safe_torch_load(policy_bytes, f"{spath}:policy.pth")
     return plain, state_dict
 
@@ -364,12 +441,14 @@ def sb3_to_folder(
         ValueError: The env id cannot be inferred and was not given; a malformed repo id.
     """
     source = os.fspath(path_or_repo_id)
-    if _is_local(source):
-        path = Path(source)
+    local, repo_id = resolve_source(path_or_repo_id)
+    if local is not None:
+        path = local
     else:
-        check_repo_id(source)
-        name = source.split("/")[-1]
-        path = _download_from_repo(source, ".zip", f"{name}.zip", token)
+        assert repo_id is not None
+        source = repo_id
+        name = repo_id.split("/")[-1]
+        path = _download_from_repo(repo_id, ".zip", f"{name}.zip", token)
     hyper, policy = read_sb3_zip(path)
     env_id = env_id or sb3_env_id_from_repo(source) or sb3_env_id_from_repo(path.name)
     if env_id is None:
@@ -439,7 +518,9 @@ def _sb3_config_fields(hyper: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         k: hyper[k]
         for k in _SB3_PLAIN_FIELDS
-        if isinstance(hyper.get(k), (int, float)) and not isinstance(hyper.get(k), bool)
+        if isinstance(hyper.get(k), (int, float))
+        and not isinstance(hyper.get(k), bool)
+        and math.isfinite(hyper[k])
     }
     train_freq = _SB3_DEFAULT_TRAIN_FREQ
     fields["train_freq"] = train_freq
@@ -482,8 +563,17 @@ def cleanrl_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         HubIntegrityError: Truncated or not a PyTorch file.
     """
     spath = os.fspath(path)
-    with open(spath, "rb") as handle:
-        data = handle.read()
+    if os.path.isdir(spath):
+        raise HubIntegrityError(f"{spath} is a folder; pass the CleanRL *.cleanrl_model file.")
+    try:
+        with open(spath, "rb") as handle:
+            data = handle.read(TORCH_FILE_LIMIT + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise HubIntegrityError(f"{spath} cannot be read ({exc}).") from exc
+    if len(data) > TORCH_FILE_LIMIT:
+        raise HubIntegrityError(f"{spath} is larger than {TORCH_FILE_LIMIT:_} bytes; refusing it.")
     return _safe_torch_load(data, spath)
 
 
@@ -536,11 +626,12 @@ def cleanrl_to_folder(
         raise ValueError(
             f"Cannot tell which env {source} was trained on: pass env_id='PongNoFrameskip-v4'."
         )
-    if _is_local(source):
-        path = Path(source)
+    local, repo_id = resolve_source(path_or_repo_id)
+    if local is not None:
+        path = local
     else:
-        check_repo_id(source)
-        path = _download_from_repo(source, ".cleanrl_model", None, token)
+        assert repo_id is not None
+        path = _download_from_repo(repo_id, ".cleanrl_model", None, token)
     state_dict, info = map_layers(cleanrl_state_dict(path), ["network."])
     base = DQNConfig.preset("cleanrl").to_dict()
     return _write_folder(

@@ -3,6 +3,7 @@
 Finds a model (local zoo first, else the ``huggingface_hub`` cache), checks every file
 against the hash the server announced and the env against the model, then hands the
 folder to a loader it is given (`load_model`): it never builds an agent itself.
+`resolve_source` is the one rule that tells a local path from a Hub repo id.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from dqn_agents.serialization import (
 from dqn_agents.spec import EnvMismatchError, env_id_of, same_task
 
 __all__ = [
+    "HUB_PREFIX",
     "ZOO_ENV_VAR",
     "ZOO_ORG",
     "check_env_matches",
@@ -50,6 +52,7 @@ __all__ = [
     "find_in_zoo",
     "load_folder",
     "load_model",
+    "resolve_source",
     "translate_hf_error",
     "verify_cached_file",
 ]
@@ -62,7 +65,10 @@ ZOO_ORG = "dqn-agents"
 """The Hub organisation whose agents may ship in the local zoo."""
 ZOO_ENV_VAR = "DQN_AGENTS_ZOO"
 """Environment variable: extra zoo folders (``os.pathsep``-separated), searched first."""
+HUB_PREFIX = "hf://"
+"""Prefix that makes a model argument a Hub repo id, never a local path (``hf://org/name``)."""
 REQUIRED_FILES = (CONFIG_NAME, WEIGHTS_NAME)
+MODEL_FILE_SUFFIXES = (".zip", ".cleanrl_model")
 PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".pth", ".pt", ".ckpt", ".cleanrl_model", ".zip")
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -320,6 +326,71 @@ def check_revision(revision: str | None) -> None:
         or any(part in (".", "..") or part.endswith(".") for part in revision.split("/"))
     ):
         raise ValueError(f"revision must be a branch, tag or commit name, got {revision!r}.")
+
+
+def resolve_source(path_or_repo_id: str | os.PathLike[str]) -> tuple[Path | None, str | None]:
+    """Tell whether a model argument is a local file or folder, or a Hub repo id.
+
+    The one rule of ``dqn-agents evaluate`` / ``enjoy``, ``from_sb3`` and ``from_cleanrl``,
+    so that a folder on disk never silently stands in for a Hub repo, nor a Hub repo for
+    a mistyped path:
+
+    * ``hf://org/name`` is the Hub repo ``org/name``, never a local path;
+    * ``org/name`` (one ``/``, Hub characters, not ending in ``.zip`` or
+      ``.cleanrl_model``) is the Hub repo, unless a file or folder of that name exists
+      here: then it is refused as ambiguous (write ``./org/name`` for the local one,
+      ``hf://org/name`` for the repo);
+    * anything else (a ``Path``, an absolute or ``./`` path, a path of more parts, a single
+      name, a ``.zip`` file) is a local path, which must exist; it is never looked up on
+      the Hub.
+
+    Args:
+        path_or_repo_id: The argument as given.
+
+    Returns:
+        ``(path, None)`` for a local path, ``(None, repo_id)`` for a Hub repo.
+
+    Raises:
+        FileNotFoundError: A local path where nothing exists.
+        ValueError: An ``org/name`` that also exists here; a malformed ``hf://`` id.
+
+    Example:
+        >>> resolve_source("hf://sb3/dqn-PongNoFrameskip-v4")
+        (None, 'sb3/dqn-PongNoFrameskip-v4')
+        >>> resolve_source("./no/such/model.zip")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: ./no/such/model.zip: no such file or folder (a local path: it is never looked up on the Hub; a Hub repo is written org/name or hf://org/name).
+    """  # noqa: E501
+    if not isinstance(path_or_repo_id, str):
+        path = Path(path_or_repo_id)
+        if not _exists(str(path)):
+            raise FileNotFoundError(f"{path}: no such file or folder.")
+        return path, None
+    text = path_or_repo_id
+    if text.startswith(HUB_PREFIX):
+        repo_id = text[len(HUB_PREFIX) :].strip("/")
+        check_repo_id(repo_id)
+        return None, repo_id
+    hub_like = text.count("/") == 1 and not text.endswith(MODEL_FILE_SUFFIXES)
+    if hub_like and _REPO_ID.fullmatch(text):
+        if _exists(text):
+            raise ValueError(
+                f"{text!r} is both a local path and a Hub repo id: write ./{text} for the "
+                f"local file or folder, or {HUB_PREFIX}{text} for the Hub repo."
+            )
+        return None, text
+    if not _exists(text):
+        raise FileNotFoundError(
+            f"{text}: no such file or folder (a local path: it is never looked up on the Hub; "
+            f"a Hub repo is written org/name or {HUB_PREFIX}org/name)."
+        )
+    return Path(text), None
+
+
+def _exists(path: str) -> bool:
+    """Something at ``path`` (or at ``path.zip``: model zips may be named without it)."""
+    return os.path.lexists(path) or os.path.lexists(f"{path}.zip")
 
 
 @contextmanager

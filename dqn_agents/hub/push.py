@@ -28,7 +28,12 @@ from dqn_agents.hub.errors import (
     require_huggingface_hub,
 )
 from dqn_agents.hub.pull import REQUIRED_FILES, check_repo_id, check_revision, translate_hf_error
-from dqn_agents.serialization import ModelFormatError, PickleRefusedError, read_model_folder
+from dqn_agents.serialization import (
+    ModelFormatError,
+    PickleRefusedError,
+    atomic_write,
+    read_model_folder,
+)
 from dqn_agents.spec import env_id_of
 
 __all__ = [
@@ -353,14 +358,16 @@ def prepare_folder(
         scores=[float(s) for s in result.scores],
         episode_lengths=[int(n) for n in result.lengths] or None,
     )
-    (folder / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    with atomic_write(folder / "results.json", "w") as handle:  # a kill leaves old or new
+        handle.write(json.dumps(results, indent=2))
     has_video = video_path is not None and video_path.is_file() and video_path.stat().st_size > 0
     if video_path is not None and not has_video:
         video_path.unlink(missing_ok=True)
     card = build_model_card(
         meta, results, repo_id, hardware=hardware_info(), has_video=has_video, training=training
     )
-    (folder / "README.md").write_text(card, encoding="utf-8")
+    with atomic_write(folder / "README.md", "w") as handle:
+        handle.write(card)
     return results
 
 
