@@ -5,7 +5,8 @@ Examples (shell)::
     dqn-agents train ALE/Pong-v5 --preset nature2015 --timesteps 10_000_000 --seed 1
     dqn-agents train CartPole-v1 --config cartpole.toml --timesteps 50_000
     dqn-agents evaluate runs/ALE-Pong-v5-20260101-120000/model.zip --episodes 10 --json
-    dqn-agents evaluate sb3/some-repo          # not a local path: downloaded from the Hub
+    dqn-agents evaluate dqn-agents/dqn-Pong-v5  # org/name: downloaded from the Hub
+    dqn-agents evaluate hf://org/name          # always the Hub; ./org/name: always a folder
     dqn-agents enjoy runs/.../model.zip --video pong.mp4
 
 ``train`` writes one run folder (``runs/<env>-<timestamp>/`` unless ``--output``)::
@@ -42,6 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dqn_agents.argtypes import count, positive_count, probability
 from dqn_agents.config import PRESETS
 
 __all__ = ["DEFAULT_TIMESTEPS", "build_parser", "load_config_file", "main"]
@@ -61,44 +63,6 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         if "%(default)" in text or empty or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
-
-
-def _whole(text: str, minimum: int) -> int:
-    """A whole number written as ``10000``, ``10_000`` or ``1e4``, at least ``minimum``."""
-    cleaned = text.strip().replace("_", "")
-    try:
-        value = int(cleaned)
-    except ValueError:
-        try:
-            number = float(cleaned)
-        except ValueError:
-            number = float("nan")
-        if not number.is_integer():
-            raise argparse.ArgumentTypeError(
-                f"invalid value {text!r}: expected a whole number (e.g. 10000, 10_000 or 1e4)"
-            ) from None
-        value = int(number)
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be >= {minimum}")
-    return value
-
-
-def _int(text: str) -> int:
-    return _whole(text, 0)
-
-
-def _positive_int(text: str) -> int:
-    return _whole(text, 1)
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be between 0 and 1")
-    return value
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -168,6 +132,39 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _config_arguments(args: argparse.Namespace) -> tuple[str, dict[str, Any], Any]:
+    """``(preset, DQNConfig overrides, wrapper_options)`` from --config, --preset and --set.
+
+    --preset wins over the file's ``preset``; each --set KEY=VALUE (a JSON value) wins over
+    the file's field of that name.
+    """
+    settings: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    preset = args.preset or settings.pop("preset", None) or "default"
+    settings.pop("preset", None)
+    wrapper_options = settings.pop("wrapper_options", None)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")
+        settings[key.strip()] = _parse_value(value)
+    return str(preset), settings, wrapper_options
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config, --preset and --set, shared by train and suite."""
+    parser.add_argument("--config", metavar="FILE", help="JSON/TOML: preset + overrides")
+    parser.add_argument(
+        "--preset", metavar="NAME", help=f"one of {', '.join(sorted(PRESETS))} (else default)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one hyperparameter (JSON value), repeatable",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``dqn-agents`` argument parser (with plug-in sub-commands).
 
@@ -192,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--timesteps",
-        type=_positive_int,
+        type=positive_count,
         default=None,
         metavar="N",
         help=f"agent steps to train in total (default: {DEFAULT_TIMESTEPS}, or the resumed "
@@ -209,35 +206,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="also save the replay memory (GBs on Atari) with checkpoints and at the end, "
         "so --resume continues exactly",
     )
-    train.add_argument("--config", metavar="FILE", help="JSON/TOML: preset + overrides")
-    train.add_argument(
-        "--preset", metavar="NAME", help=f"one of {', '.join(sorted(PRESETS))} (else default)"
-    )
-    train.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one hyperparameter (JSON value), repeatable",
-    )
+    _add_config_arguments(train)
     train.add_argument("--seed", type=int, default=None, help="seed of everything random")
     train.add_argument(
         "--output", metavar="DIR", help="run folder (default: runs/<env>-<time>-<pid>)"
     )
     train.add_argument(
-        "--num-envs", type=_positive_int, default=None, metavar="N", help="parallel envs"
+        "--num-envs", type=positive_count, default=None, metavar="N", help="parallel envs"
     )
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     train.add_argument(
         "--checkpoint-freq",
-        type=_int,
+        type=count,
         default=100_000,
         metavar="STEPS",
         help="agent steps between checkpoints in <run>/checkpoints (0 = off)",
     )
     train.add_argument(
         "--log-interval",
-        type=_int,
+        type=count,
         default=4,
         metavar="GAMES",
         help="finished games between two log tables (0 = never)",
@@ -252,13 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Play full games with a saved agent and print the raw mean/std score.",
         formatter_class=defaults,
     )
-    evaluate.add_argument("path", metavar="PATH_OR_REPO", help="model .zip, folder or Hub repo")
     evaluate.add_argument(
-        "--episodes", type=_positive_int, default=10, metavar="N", help="full games to play"
+        "path",
+        metavar="PATH_OR_REPO",
+        help="model .zip or folder (must exist), or a Hub repo: org/name or hf://org/name "
+        "(an org/name that also exists here is refused: write ./org/name or hf://org/name)",
+    )
+    evaluate.add_argument(
+        "--episodes", type=positive_count, default=10, metavar="N", help="full games to play"
     )
     evaluate.add_argument(
         "--epsilon",
-        type=_probability,
+        type=probability,
         default=0.0,
         help="probability of a random action: 0 is greedy, like evaluate() and push; the "
         "Nature paper's protocol used 0.05",
@@ -283,7 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=defaults,
     )
-    enjoy.add_argument("path", metavar="PATH_OR_REPO")
+    enjoy.add_argument(
+        "path", metavar="PATH_OR_REPO", help="as for evaluate: a local model or a Hub repo"
+    )
     enjoy.add_argument(
         "--video",
         nargs="?",
@@ -295,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     enjoy.add_argument("--seed", type=int, default=None, help="seed of the env reset")
     enjoy.add_argument(
         "--max-steps",
-        type=_positive_int,
+        type=positive_count,
         default=27_000,
         metavar="N",
         help="stop the game after N agent steps",
@@ -303,8 +297,107 @@ def build_parser() -> argparse.ArgumentParser:
     enjoy.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     enjoy.set_defaults(func=_cmd_enjoy)
 
+    _add_suite_parsers(sub, defaults)
     _register_plugins(sub)
     return parser
+
+
+def _add_suite_parsers(sub: Any, defaults: type[argparse.HelpFormatter]) -> None:
+    """``suite`` (games x seeds on Ray, `dqn_agents.suite.run_suite`) and ``suite-report``."""
+    suite = sub.add_parser(
+        "suite",
+        help="train games x seeds on Ray (this machine or a cluster), evaluate, push",
+        description="Train every game with every seed on Ray Tune (local Ray unless --address), "
+        "evaluate each finished run, write the table and learning curves; needs the ray extra.",
+        formatter_class=defaults,
+    )
+    suite.add_argument("--games", metavar="G1,G2", help="e.g. Pong,Breakout or CartPole-v1")
+    suite.add_argument("--seeds", type=positive_count, default=3, help="seeds per game (0..N-1)")
+    suite.add_argument(
+        "--timesteps",
+        type=positive_count,
+        default=DEFAULT_TIMESTEPS,
+        metavar="N",
+        help="agent steps per run",
+    )
+    _add_config_arguments(suite)
+    suite.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="N")
+    suite.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="GPUs per run; 0.25 puts four runs on a GPU",
+    )
+    suite.add_argument(
+        "--max-concurrent",
+        type=positive_count,
+        default=None,
+        metavar="N",
+        help="most runs at once (default: as the resources allow)",
+    )
+    suite.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster: auto, ray://host:10001 (default: start Ray here)",
+    )
+    suite.add_argument(
+        "--storage",
+        default=None,
+        metavar="DIR",
+        help="experiments folder, shared by all nodes (default: runs/suite)",
+    )
+    suite.add_argument("--name", default=None, help="experiment name (default: suite-<time>)")
+    suite.add_argument(
+        "--push-org",
+        default=None,
+        metavar="ORG",
+        help="push each finished model to ORG/dqn-<game>-seed<k>",
+    )
+    suite.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the stopped suite --storage/--name (newest if no --name)",
+    )
+    suite.add_argument(
+        "--eval-episodes",
+        type=positive_count,
+        default=20,
+        metavar="N",
+        help="greedy full games per finished run (the zoo's protocol)",
+    )
+    suite.add_argument("--video", action="store_true", help="record replay.mp4 per model")
+    suite.add_argument(
+        "--max-failures",
+        type=count,
+        default=2,
+        metavar="N",
+        help="retries of a failing run, from its last checkpoint",
+    )
+    suite.add_argument("--checkpoint-every", type=positive_count, default=None, metavar="STEPS")
+    suite.add_argument(
+        "--save-replay",
+        action="store_true",
+        help="checkpoints include the replay memory (GBs per run on Atari)",
+    )
+    suite.add_argument(
+        "--num-cpus",
+        type=positive_count,
+        default=None,
+        help="CPUs of the Ray started here (default: all)",
+    )
+    suite.set_defaults(func=_cmd_suite)
+
+    report = sub.add_parser(
+        "suite-report",
+        help="re-render the table and plot of a suite run (finished or partial)",
+        description="Rewrite suite_table.csv/.json and learning_curves.png of a suite's "
+        "experiment folder and print the table; needs no Ray.",
+        formatter_class=defaults,
+    )
+    report.add_argument("path", metavar="PATH", help="the experiment folder <storage>/<name>")
+    report.add_argument("--json", action="store_true", help="print the JSON table")
+    report.set_defaults(func=_cmd_suite_report)
 
 
 def _register_plugins(subparsers: Any) -> None:
@@ -320,12 +413,12 @@ def _register_plugins(subparsers: Any) -> None:
 
 def _load_agent(path: str, device: str, env: str | None = None) -> Any:
     from dqn_agents.agent import DQN
+    from dqn_agents.hub.pull import resolve_source  # the one local-or-Hub rule
 
-    if os.path.exists(path) or os.path.exists(path + ".zip"):
-        return DQN.load(path, env=env, device=device)
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", path):
-        return DQN.from_pretrained(path, env=env, device=device)
-    raise FileNotFoundError(f"{path}: no such file or folder, and not a Hub repo id (org/name).")
+    local, repo_id = resolve_source(path)
+    if local is not None:
+        return DQN.load(local, env=env, device=device)
+    return DQN.from_pretrained(str(repo_id), env=env, device=device)
 
 
 def _run_dir(env_id: str, output: str | None) -> Path:
@@ -353,21 +446,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from dqn_agents.agent import DQN
     from dqn_agents.config import DQNConfig
+    from dqn_agents.replay import check_replay_memory
     from dqn_agents.serialization import atomic_write
 
     if args.resume:
         return _resume(args)
     if not args.env_id:
         raise ValueError("train needs an ENV_ID (e.g. ALE/Pong-v5), or --resume RUN_DIR.")
-    settings: dict[str, Any] = load_config_file(args.config) if args.config else {}
-    preset = args.preset or settings.pop("preset", None) or "default"
-    settings.pop("preset", None)
-    wrapper_options = settings.pop("wrapper_options", None)
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")
-        settings[key.strip()] = _parse_value(value)
+    preset, settings, wrapper_options = _config_arguments(args)
     config = DQNConfig.preset(preset, **settings)
     timesteps = args.timesteps or DEFAULT_TIMESTEPS
     agent = DQN(
@@ -378,7 +464,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
-    # The run folder is made only once the agent is built: a bad id or config leaves none.
+    # The run folder is made only once the agent is built and its replay memory is known
+    # to fit in memory: a bad id, config or size leaves none.
+    check_replay_memory(
+        agent.observation_space, agent.config.buffer_size, agent.n_envs, agent.config.batch_size
+    )
+    made_output = not (args.output and os.path.exists(args.output))
     run = _run_dir(args.env_id, args.output)
     formats = ["csv", "tensorboard"] if args.quiet else ["stdout", "csv", "tensorboard"]
     agent.set_logger(configure(str(run / "logs"), formats))
@@ -397,7 +488,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
             indent=2,
         )
     print(f"run folder: {run}", flush=True)
-    return _train(agent, run, timesteps, args, save_replay=bool(args.save_replay))
+    try:
+        return _train(agent, run, timesteps, args, save_replay=bool(args.save_replay))
+    except Exception:
+        if made_output:
+            _remove_if_no_results(run)
+        raise
+
+
+def _remove_if_no_results(run: Path) -> None:
+    """Delete a new run folder that holds no model, replay or checkpoint (a failed start)."""
+    import shutil
+
+    results = [run / "model.zip", run / REPLAY_FILE]
+    checkpoints = run / "checkpoints"
+    if any(p.exists() for p in results) or (checkpoints.is_dir() and any(checkpoints.iterdir())):
+        return
+    shutil.rmtree(run, ignore_errors=True)
+    print(f"removed {run}: the run failed before it saved anything", file=sys.stderr)
 
 
 def _train(
@@ -444,6 +552,8 @@ def _train(
     except Exception:
         # The weights are those of the last good update (a NaN loss stops before its step).
         # Saving must not hide the error that stopped training: it is re-raised either way.
+        if agent.num_timesteps == 0:  # failed before its first step: nothing to keep
+            raise
         try:
             saved = save()
         except (OSError, ValueError) as exc:  # e.g. weights refused as non-finite
@@ -530,7 +640,8 @@ def _cmd_enjoy(args: argparse.Namespace) -> int:
     if args.video is not None:
         from dqn_agents.evaluation import record_video
 
-        out = args.video or str(Path(args.path.rstrip("/")).with_suffix("")) + ".mp4"
+        name = args.path.removeprefix("hf://").rstrip("/")
+        out = args.video or str(Path(name).with_suffix("")) + ".mp4"
         path = record_video(agent, out, seed=args.seed, max_steps=args.max_steps)
         print(f"video: {path}")
         return 0
@@ -542,6 +653,53 @@ def _cmd_enjoy(args: argparse.Namespace) -> int:
         print(f"{agent.env_id}: the game did not end within --max-steps {args.max_steps} steps")
         return 0
     print(f"{agent.env_id}: raw score {result.mean:.2f} in {result.lengths[0]} steps")
+    return 0
+
+
+def _cmd_suite(args: argparse.Namespace) -> int:
+    from dqn_agents.suite import EvalProtocol, RayMissingError, run_suite
+
+    preset, settings, wrapper_options = _config_arguments(args)
+    if not args.resume and not args.games:
+        raise ValueError("suite needs --games (e.g. --games Pong,Breakout), or --resume.")
+    try:
+        outcome = run_suite(
+            args.games,
+            args.seeds,
+            args.timesteps,
+            preset=preset,
+            overrides=settings,
+            wrapper_options=wrapper_options,
+            protocol=EvalProtocol(episodes=args.eval_episodes, video=args.video),
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            storage_path=args.storage,
+            name=args.name,
+            push_to=args.push_org,
+            address=args.address,
+            resume=args.resume,
+            max_failures=args.max_failures,
+            max_concurrent=args.max_concurrent,
+            checkpoint_every=args.checkpoint_every,
+            save_replay=args.save_replay,
+            num_cpus=args.num_cpus,
+        )
+    except RayMissingError as exc:
+        print(f"dqn-agents suite: error: {exc}", file=sys.stderr)
+        return 2
+    return outcome.exit_status
+
+
+def _cmd_suite_report(args: argparse.Namespace) -> int:
+    from dqn_agents.suite import render_report
+
+    report = render_report(args.path)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(report.format_table())
+    for what, path in report.files.items():
+        print(f"{what}: {path}")
     return 0
 
 
@@ -559,7 +717,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except _user_errors() as exc:
-        print(f"dqn-agents {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the error spans
+        print(f"dqn-agents {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -155,6 +155,21 @@ PUBLIC_MODULES = [
     "dqn_agents.envs",
     "dqn_agents.callbacks",
     "dqn_agents.cli",
+    "dqn_agents.argtypes",
+    "dqn_agents.memory",
+    "dqn_agents.interrupts",
+    "dqn_agents.hub_surface",
+    "dqn_agents.lazy",
+    "dqn_agents.sb3_surface",
+    "dqn_agents.suite",
+    "dqn_agents.suite.runner",
+    "dqn_agents.suite.trainable",
+    "dqn_agents.suite.protocol",
+    "dqn_agents.suite.events",
+    "dqn_agents.suite.report",
+    "dqn_agents.suite.scores",
+    "dqn_agents.suite.records",
+    "dqn_agents.suite.plots",
 ]
 
 
