@@ -23,41 +23,14 @@ from statistics import mean, pstdev
 from typing import Any
 
 import common
-import gymnasium as gym
 import numpy as np
 
 from dqn_agents import DQN
 from dqn_agents.hub.push import prepare_folder
+from dqn_agents.suite.protocol import gymnasium_cross_check
 
 CURVE = "learning_curve.png"
 LOG = "training_log.json"
-
-
-def gymnasium_env(env_id: str, render_mode: str | None = None) -> gym.Env[Any, Any]:
-    """``env_id`` through Gymnasium's own Atari preprocessing and frame stack only."""
-    import ale_py
-
-    gym.register_envs(ale_py)
-    env = gym.make(env_id, frameskip=1, render_mode=render_mode)
-    env = gym.wrappers.AtariPreprocessing(
-        env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True
-    )
-    return gym.wrappers.FrameStackObservation(env, 4)
-
-
-def play(agent: DQN, env: gym.Env[Any, Any], episodes: int, seed: int) -> list[float]:
-    """Greedy full games on a plain Gymnasium env; raw scores summed from its rewards."""
-    scores = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done:
-            action, _ = agent.predict(np.asarray(obs), deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(int(action))
-            total += float(reward)
-            done = terminated or truncated
-        scores.append(total)
-    return scores
 
 
 def plot_curve(progress: dict[str, Any], path: Path, window: int = 20) -> None:
@@ -131,16 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         video=True,
         training={k: v for k, v in training.items() if v not in (None, "")},
     )
-    env = gymnasium_env(str(agent.env_id))
-    cross = play(agent, env, args.cross_check_episodes, args.seed)
-    env.close()
-    results["gymnasium_preprocessing"] = {
-        "wrappers": "AtariPreprocessing(noop_max=30, frame_skip=4) + FrameStackObservation(4)",
-        "n_eval_episodes": len(cross),
-        "mean_reward": mean(cross),
-        "std_reward": pstdev(cross),
-        "scores": cross,
-    }
+    check = gymnasium_cross_check(agent, str(agent.env_id), args.cross_check_episodes, args.seed)
+    results["gymnasium_preprocessing"] = check
+    cross = check["scores"]
     common.write_json(out / "results.json", results)
     print(
         f"{out}: {results['mean_reward']:.2f} +/- {results['std_reward']:.2f} over "

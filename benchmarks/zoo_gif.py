@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from zoo_agent import gymnasium_env
 
 from dqn_agents import DQN
+from dqn_agents.suite.protocol import gymnasium_atari_env
 
 FPS = 15  # one agent step = 4 emulator frames of a 60 Hz game
 
 
 def record(agent: DQN, seconds: float, seed: int, skip: float) -> tuple[list[np.ndarray], float]:
     """RGB screens of one greedy game from ``skip`` seconds in, and the game's score."""
-    env = gymnasium_env(str(agent.env_id), render_mode="rgb_array")
+    env = gymnasium_atari_env(str(agent.env_id), render_mode="rgb_array")
     obs, _ = env.reset(seed=seed)
     frames: list[np.ndarray] = []
     total, done, step = 0.0, False, 0
