@@ -4,9 +4,14 @@ Reads each run's ``progress.json`` (every finished training game with its agent 
 minutes of training) and draws the raw score of every game and its moving mean against
 agent steps and against minutes; writes the table the docs' benchmark hook renders.
 
+With ``--minutes M`` every run is cut to its first M minutes of training (the same
+wall-clock for each: e.g. the default config beside the preset); the steps shown are then
+those of the last game finished within M minutes.
+
 Usage:
-    python benchmarks/learning_curve.py RUN_DIR [RUN_DIR ...] \
-        --png docs/assets/pong_fast_curve.png --json docs/benchmarks/results/pong_fast.json
+    python benchmarks/learning_curve.py RUN_DIR [RUN_DIR ...] [--labels A B ...] \
+        [--minutes M] --png docs/assets/pong_fast_curve.png \
+        --json docs/benchmarks/results/pong_fast.json
 """
 
 from __future__ import annotations
@@ -31,6 +36,30 @@ def moving_mean(scores: np.ndarray, window: int = WINDOW) -> np.ndarray:
         [0.0, 1.0, 3.0]
     """
     return np.array([scores[max(0, i - window + 1) : i + 1].mean() for i in range(len(scores))])
+
+
+def first_minutes(progress: dict[str, Any], minutes: float) -> dict[str, Any]:
+    """The run as it stood after ``minutes`` of training (games finished by then).
+
+    Example:
+        >>> run = {"games": [{"step": 10, "r": -21, "t_s": 30.0}, {"step": 20, "r": -20,
+        ...        "t_s": 90.0}], "steps": 25, "train_seconds": 100.0, "reached": None}
+        >>> cut = first_minutes(run, 1.0)
+        >>> len(cut["games"]), cut["steps"], cut["train_seconds"]
+        (1, 10, 60.0)
+    """
+    limit = minutes * 60.0
+    games = [g for g in progress["games"] if g["t_s"] <= limit]
+    reached = progress.get("reached")
+    if reached and reached.get("minutes", 0.0) > minutes:
+        reached = None
+    return {
+        **progress,
+        "games": games,
+        "steps": games[-1]["step"] if games else 0,
+        "train_seconds": min(float(progress["train_seconds"]), limit),
+        "reached": reached,
+    }
 
 
 def plot(runs: list[tuple[str, dict[str, Any]]], path: Path, target: float | None) -> None:
@@ -65,7 +94,7 @@ def plot(runs: list[tuple[str, dict[str, Any]]], path: Path, target: float | Non
     plt.close(fig)
 
 
-def table(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def table(runs: list[tuple[str, dict[str, Any]]], title: str | None = None) -> dict[str, Any]:
     """The docs table: one row per run, where it stands."""
     rows = []
     for label, progress in runs:
@@ -84,7 +113,8 @@ def table(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     first = runs[0][1]
     cpu = first.get("cpu") or common.cpu_description()
     return common.results_table(
-        title=f"{first['env_id']}: learning with the {first.get('preset') or 'given'} settings",
+        title=title
+        or f"{first['env_id']}: learning with the {first.get('preset') or 'given'} settings",
         source="benchmarks/time_to_score.py + benchmarks/learning_curve.py",
         device="cpu",
         columns=[
@@ -112,14 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", required=True)
     parser.add_argument("--json", required=True)
     parser.add_argument("--labels", nargs="*", default=None, help="one per run (default: names)")
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="cut every run to its first M minutes"
+    )
+    parser.add_argument("--title", default=None, help="the docs table's title")
     args = parser.parse_args(argv)
     labels = args.labels or [Path(r).name for r in args.runs]
     runs = [
         (label, json.loads((Path(run).expanduser() / "progress.json").read_text()))
         for label, run in zip(labels, args.runs, strict=True)
     ]
+    if args.minutes is not None:
+        runs = [(label, first_minutes(progress, args.minutes)) for label, progress in runs]
     plot(runs, Path(args.png), float(runs[0][1]["target"]))
-    data = table(runs)
+    data = table(runs, args.title)
     common.write_json(Path(args.json), data)
     common.print_table(data["columns"], data["rows"])
     return 0

@@ -13,6 +13,8 @@ Two measurements on the machine it runs on (``ALE/Pong-v5``, CPU):
 
    * ours, the preset as it is (double Q);
    * ours, the preset with ``double_q=False`` (what SB3's DQN computes);
+   * ours, the preset with ``precision="bf16"`` (opt-in bfloat16 autocast of the update's
+     forward passes; only fast on CPUs with ``avx512_bf16`` or ``amx_bf16``);
    * SB3 2.x ``DQN`` with the same hyperparameters: 8 envs (``make_atari_env`` with
      ``AtariWrapper`` + ``VecFrameStack(4)`` on the same ``ALE/Pong-v5`` with
      ``frameskip=1`` under the wrapper), ``n_steps=3``, one update every 8 agent steps
@@ -24,13 +26,16 @@ Two measurements on the machine it runs on (``ALE/Pong-v5``, CPU):
    The table shows median agent steps/s over ``--repeats`` and the paired ratio (each
    round's run over the SB3 run of that round).
 
-Torch threads: ours picks the idle cores when ``learn`` starts; SB3 uses torch's default.
-Record the CPU flags with the figures: the 2013 network's update costs differ about 4x
-between AVX-512 and AVX2-only hosts.
+Torch threads: every setup runs with the same ``--threads`` (default 1: the figures in the
+docs come from a machine whose other core trained Pong at the same time; two threads
+contending with a busy core make every library crawl, SB3's default included). Record
+the CPU flags with the figures: the 2013 network's update costs differ about 4x between
+AVX-512 and AVX2-only hosts.
 
 Usage:
     python benchmarks/preset_speed.py [--steps 4000] [--compare-steps 12000] [--repeats 2]
-        [--skip-profile] [--skip-compare] [--json docs/benchmarks/results/preset_speed.json]
+        [--threads 1] [--skip-profile] [--skip-compare]
+        [--json docs/benchmarks/results/preset_speed.json]
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ def timed(timers: dict[str, float], key: str, fn: Callable[..., Any]) -> Callabl
     return wrapper
 
 
-def preset_agent(steps: int, **overrides: Any) -> Any:
+def preset_agent(steps: int, threads: int, **overrides: Any) -> Any:
     """The preset on Pong with a short warm-up (epsilon over the run's first tenth)."""
     from dqn_agents import DQN
 
@@ -92,17 +97,18 @@ def preset_agent(steps: int, **overrides: Any) -> Any:
         device="cpu",
         learning_starts=WARMUP,
         exploration_steps=max(1, steps // 10),
+        torch_threads=threads,
         **overrides,
     )
 
 
-def profile(steps: int) -> tuple[list[list[Any]], dict[str, float]]:
+def profile(steps: int, threads: int) -> tuple[list[list[Any]], dict[str, float]]:
     """Time the parts of ``steps`` agent steps of the preset's ``learn``."""
     import torch
 
     from dqn_agents import agent as agent_module
 
-    agent = preset_agent(WARMUP + steps)
+    agent = preset_agent(WARMUP + steps, threads)
     agent.learn(WARMUP + 800)  # past the warm-up: the loop trains
     adapter, replay, learner = agent.env_adapter, agent.replay_buffer, agent.learner
     assert adapter is not None and replay is not None
@@ -191,11 +197,11 @@ def mnih2013_extractor() -> type:
     return Mnih2013
 
 
-def run_ours(steps: int, double_q: bool) -> dict[str, Any]:
-    """One fresh ``learn(steps)`` of the preset; agent steps/s."""
+def run_ours(steps: int, overrides: dict[str, Any], threads: int) -> dict[str, Any]:
+    """One fresh ``learn(steps)`` of the preset (with ``overrides``); agent steps/s."""
     import torch
 
-    agent = preset_agent(steps, double_q=double_q)
+    agent = preset_agent(steps, threads, **overrides)
     start = time.perf_counter()
     agent.learn(steps)
     elapsed = time.perf_counter() - start
@@ -207,7 +213,7 @@ def run_ours(steps: int, double_q: bool) -> dict[str, Any]:
     }
 
 
-def run_sb3(steps: int) -> dict[str, Any]:
+def run_sb3(steps: int, threads: int) -> dict[str, Any]:
     """One fresh SB3 ``learn(steps)`` with the same hyperparameters."""
     import ale_py
     import gymnasium as gym
@@ -216,6 +222,7 @@ def run_sb3(steps: int) -> dict[str, Any]:
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
+    torch.set_num_threads(threads)
     gym.register_envs(ale_py)
     env = VecFrameStack(
         make_atari_env(ENV_ID, n_envs=NUM_ENVS, seed=0, env_kwargs={"frameskip": 1}), n_stack=4
@@ -244,7 +251,7 @@ def run_sb3(steps: int) -> dict[str, Any]:
     }
 
 
-def spawn(kind: str, steps: int) -> dict[str, Any]:
+def spawn(kind: str, steps: int, threads: int) -> dict[str, Any]:
     """Run one worker in a fresh interpreter and return its result."""
     cmd = [
         sys.executable,
@@ -253,6 +260,8 @@ def spawn(kind: str, steps: int) -> dict[str, Any]:
         kind,
         "--compare-steps",
         str(steps),
+        "--threads",
+        str(threads),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
@@ -265,16 +274,23 @@ def spawn(kind: str, steps: int) -> dict[str, Any]:
 SETUPS = {
     "ours": "dqn-agents, atari-fast (double Q)",
     "ours-single": "dqn-agents, atari-fast with double_q=False",
+    "ours-bf16": "dqn-agents, atari-fast with precision='bf16'",
     "sb3": "SB3 DQN, same hyperparameters",
+}
+#: The preset overrides of each of our setups.
+OURS: dict[str, dict[str, Any]] = {
+    "ours": {},
+    "ours-single": {"double_q": False},
+    "ours-bf16": {"precision": "bf16"},
 }
 
 
-def compare(steps: int, repeats: int) -> tuple[list[list[Any]], dict[str, Any]]:
-    """Interleaved runs of the three setups; rows and raw results."""
+def compare(steps: int, repeats: int, threads: int) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Interleaved runs of the setups; rows and raw results."""
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in SETUPS}
     for round_ in range(repeats):
         for kind in SETUPS:
-            result = spawn(kind, steps)
+            result = spawn(kind, steps, threads)
             runs[kind].append(result)
             print(f"  round {round_ + 1} {kind}: {result['steps_per_s']:.0f} steps/s", flush=True)
     sb3 = [r["steps_per_s"] for r in runs["sb3"]]
@@ -300,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4_000, help="profiled agent steps")
     parser.add_argument("--compare-steps", type=int, default=12_000, help="agent steps per run")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, every setup")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--skip-compare", action="store_true")
     parser.add_argument("--json", default=None, help="write the docs' results JSON here")
@@ -307,9 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         if args.worker == "sb3":
-            result = run_sb3(args.compare_steps)
+            result = run_sb3(args.compare_steps, args.threads)
         else:
-            result = run_ours(args.compare_steps, double_q=args.worker == "ours")
+            result = run_ours(args.compare_steps, OURS[args.worker], args.threads)
         print("RESULT " + json.dumps(result), flush=True)
         return 0
     cpu = common.cpu_description()
@@ -320,10 +337,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": cpu,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_before": list(os.getloadavg()),
+        "threads": args.threads,
         "tables": [],
     }
     if not args.skip_profile:
-        rows, facts = profile(args.steps)
+        rows, facts = profile(args.steps, args.threads)
         print(f"\nprofile ({facts['threads']} torch threads): {facts['steps_per_s']:.0f} steps/s")
         for label, value in rows:
             print(f"  {value:>8} ms  {label}")
@@ -333,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not args.skip_compare:
         print(f"\nagainst SB3 ({args.compare_steps} agent steps per run, {args.repeats} rounds):")
-        rows, runs = compare(args.compare_steps, args.repeats)
+        rows, runs = compare(args.compare_steps, args.repeats, args.threads)
         for row in rows:
             print("  " + " | ".join(str(c) for c in row))
         out["runs"] = runs

@@ -8,6 +8,11 @@
 # memory is too large for git, so learn refills it first). TORCH_THREADS=1 keeps the run
 # on one core while other work shares the machine. A variant of the preset:
 #   RUN_NAME=pong-fast-lr25-s1 HYPERPARAMETERS='{"learning_rate": 0.00025}' bash benchmarks/run_pong_fast.sh 1
+# A copy of a run's folder with other HYPERPARAMETERS goes on from the copy's step with
+# them (the change and its step are recorded in progress.json), e.g. a lower learning rate
+# from seed 0's 5M-step checkpoint on:
+#   cp -r $runs/pong-fast-s0 $runs/pong-fast-s0-lr25
+#   RUN_NAME=pong-fast-s0-lr25 HYPERPARAMETERS='{"learning_rate": 2.5e-05}' bash benchmarks/run_pong_fast.sh 0
 set -u
 seed=${1:-0}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -15,6 +15,10 @@ abandoned, as after any env reset) and keeps counting the training time where th
 one stopped. Only time inside ``learn()`` is counted:
 not the start-up, not the checkpoint writes.
 
+``--hyperparameters`` on a resumed run changes those values from the current step on
+(``DQN.load`` overrides, e.g. a lower learning rate for the rest of the run); the
+progress file records each change with its step under ``changes``.
+
 The progress file (``progress.json`` in the checkpoint folder, and ``--json`` when
 given) holds every finished game's raw score with its agent step and training time, and
 ``reached`` (``null`` until the target is met).
@@ -98,6 +102,14 @@ def _table(progress: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def agent_config(progress: dict[str, Any]) -> dict[str, Any]:
+    """The config the run trains with now (its first config, then each change)."""
+    config = dict(progress.get("config") or {})
+    for change in progress.get("changes", []):
+        config.update(change["hyperparameters"])
+    return config
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start or resume the run; return the progress record."""
     folder = Path(args.checkpoint)
@@ -113,8 +125,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if progress["reached"] is not None:
             print(f"already reached: {progress['reached']}")
             return progress
-        agent = DQN.load(folder / MODEL, env=args.env, device=args.device)
+        changes = {k: v for k, v in hyperparameters.items() if agent_config(progress).get(k) != v}
+        agent = DQN.load(folder / MODEL, env=args.env, device=args.device, **changes)
         agent.torch_threads = args.torch_threads
+        if changes:  # e.g. a lower learning rate from here on: the record says from when
+            progress.setdefault("changes", []).append(
+                {"step": agent.num_timesteps, "hyperparameters": changes}
+            )
+            progress["config"] = agent.config.to_dict()
+            print(f"from step {agent.num_timesteps} on: {changes}", flush=True)
         if (folder / REPLAY).exists():
             agent.load_replay_buffer(folder / REPLAY)
         else:  # e.g. a checkpoint committed without its (GB-sized) replay memory

@@ -53,6 +53,7 @@ __all__ = [
     "MAX_HIDDEN_LAYERS",
     "NETWORKS",
     "OPTIMIZERS",
+    "PRECISIONS",
     "PRESETS",
     "UPPER_BOUNDS",
     "ConfigKeyError",
@@ -68,6 +69,9 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 """Accepted values of `DQNConfig.optimizer`."""
 
 NETWORKS: tuple[str, ...] = ("auto", "nature", "mnih2013", "mlp")
+
+#: Arithmetic of the update's forward passes (`DQNConfig.precision`).
+PRECISIONS: tuple[str, ...] = ("float32", "bf16")
 """Accepted values of `DQNConfig.network`."""
 
 UPPER_BOUNDS: dict[str, int] = {
@@ -232,6 +236,13 @@ class DQNConfig:
     """Number of fixed held-out states for the papers' "average max Q" learning curve
     (collected by random play at the start of training); 0 disables the metric."""
 
+    precision: str = "float32"
+    """``"float32"``, or ``"bf16"``: the update's forward passes run under bfloat16
+    ``torch.autocast`` (weights, gradients, optimizer state, targets and loss stay
+    float32; acting stays float32). Opt-in because it changes the numerics. Measured
+    with the ``atari-fast`` preset on an AVX-512 BF16 CPU: updates about 1.3x faster, the
+    whole loop about 1.1x; several times *slower* on AVX2-only CPUs (a warning says so)."""
+
     def __post_init__(self) -> None:
         """Normalise container types and validate every value."""
         kwargs = self.optimizer_kwargs
@@ -307,6 +318,7 @@ class DQNConfig:
             ("loss", LOSSES),
             ("optimizer", OPTIMIZERS),
             ("network", NETWORKS),
+            ("precision", PRECISIONS),
         ):
             value = getattr(self, name)
             if value not in allowed:

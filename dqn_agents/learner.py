@@ -18,6 +18,11 @@ reaches the network and how often the host waits for the device:
 * **Memory format.** On CPU image batches are fed channels-last (oneDNN's preferred
   layout), about 10 % faster forward + backward for the Nature CNN; the weights keep
   their layout, so saved files are unchanged.
+* **Precision.** ``config.precision == "bf16"`` runs the update's forward passes under
+  bfloat16 ``torch.autocast`` (opt-in: it changes the numerics); the Q-values are cast
+  back to float32 before the targets and the loss, and the weights, gradients and
+  optimizer state stay float32. A warning says so when this device has no fast bf16
+  (`dqn_agents.devices.bf16_is_fast`).
 * **Syncs.** ``loss.item()`` makes the host wait for the device. On CPU it costs
   nothing, so the loss is checked every update (a NaN stops training *before* the
   optimizer step); on CUDA the loss is summed on the device and read every
@@ -46,6 +51,7 @@ import numpy as np
 import torch
 
 from dqn_agents.device_replay import DeviceFrameStore
+from dqn_agents.devices import bf16_is_fast
 from dqn_agents.functional import q_values_for_actions, soft_update_, td_loss, td_targets
 
 __all__ = ["Learner", "NonFiniteLossError", "enable_fused_optimizer"]
@@ -142,6 +148,8 @@ class Learner:
         n_updates: Gradient updates done so far (saved with the training state).
         sync_every: Updates between two loss checks (``nan_check_every``).
         fused: Whether the optimizer runs fused.
+        bf16: Whether the forward passes run under bfloat16 autocast
+            (``config.precision == "bf16"``).
 
     Raises:
         ValueError: ``nan_check_every`` is not a whole number >= 1.
@@ -188,6 +196,15 @@ class Learner:
         self.store: DeviceFrameStore | None = None
         self._staging: tuple[Any, tuple[torch.Tensor, ...]] | None = None
         self._staging_for: tuple[weakref.ref[Any], int] | None = None
+        self.bf16 = getattr(config, "precision", "float32") == "bf16"
+        if self.bf16 and bf16_is_fast(device) is False:
+            warnings.warn(
+                f"precision='bf16' on {device}, which has no native bfloat16 arithmetic "
+                "(CPUs need avx512_bf16 or amx_bf16): the updates will run several times "
+                "slower than with precision='float32'.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -402,12 +419,14 @@ class Learner:
         """
         cfg = self.config
         obs, actions, rewards, next_obs, dones, discounts = batch
-        with torch.no_grad():
-            target_net = self.q_net_target if self.q_net_target is not None else self.q_net
-            next_q_target = target_net(next_obs)
-            next_q_online = self.q_net(next_obs) if cfg.double_q else None
-            targets = td_targets(rewards, next_q_target, next_q_online, dones, discounts)
-        q_values = q_values_for_actions(self.q_net(obs), actions)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            with torch.no_grad():
+                target_net = self.q_net_target if self.q_net_target is not None else self.q_net
+                next_q_target = target_net(next_obs).float()
+                next_q_online = self.q_net(next_obs).float() if cfg.double_q else None
+                targets = td_targets(rewards, next_q_target, next_q_online, dones, discounts)
+            q_all = self.q_net(obs).float()
+        q_values = q_values_for_actions(q_all, actions)
         loss = td_loss(q_values, targets, cfg.loss, cfg.huber_delta)
         value: float | None = None
         if check:

@@ -36,7 +36,7 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("name", ["throughput", "time_to_score"])
+@pytest.mark.parametrize("name", ["throughput", "time_to_score", "learning_curve"])
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(_load(name))
     assert result.attempted > 0 and result.failed == 0
@@ -109,6 +109,25 @@ def test_time_to_score_resumes_across_calls_and_stops_at_the_target(tmp_path: Pa
     # A finished run is not trained further.
     third = _time_to_score(tmp_path, "--target", "30", "--window", "5")
     assert third == second
+
+
+def test_time_to_score_changes_hyperparameters_from_the_resumed_step(tmp_path: Path) -> None:
+    first = _time_to_score(tmp_path, "--target", "1000", "--max-steps", "800")
+    assert "changes" not in first
+    lower = json.dumps({**FAST_CARTPOLE, "learning_rate": 2.5e-4})
+    module = _load("time_to_score")
+    argv = ["--env", "CartPole-v1", "--checkpoint", str(tmp_path / "run"), "--device", "cpu"]
+    out = tmp_path / "out.json"
+    for max_steps in ("1200", "1600"):  # the second resume repeats the change: no new entry
+        extra = ["--target", "1000", "--max-steps", max_steps, "--json", str(out)]
+        assert module.main([*argv, "--hyperparameters", lower, *extra]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["changes"] == [{"step": 800, "hyperparameters": {"learning_rate": 2.5e-4}}]
+    assert data["config"]["learning_rate"] == 2.5e-4 and data["steps"] == 1600
+    from dqn_agents import DQN
+
+    agent = DQN.load(tmp_path / "run" / "agent.zip", device="cpu")
+    assert agent.learner.optimizer.param_groups[0]["lr"] == 2.5e-4
 
 
 def test_time_to_score_refuses_a_checkpoint_of_another_env(tmp_path: Path) -> None:

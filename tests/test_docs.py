@@ -485,6 +485,17 @@ def test_benchmark_table_hook(tmp_path: Path) -> None:
     table = benchmark_tables.render_table("demo", tmp_path)
     assert "| a | b |" in table and "| x | 1,234 |" in table and "Machine: M" in table
     assert "Placeholder" in benchmark_tables.render_table("missing", tmp_path)
+    (tmp_path / "two.json").write_text(
+        '{"title": "T", "source": "s.py", "tables": [{"caption": "C1", "columns": ["a"],'
+        ' "rows": [["x"]]}, {"caption": "C2", "columns": ["b", "c"], "rows": [[1, 2]]}]}',
+        encoding="utf-8",
+    )
+    two = benchmark_tables.render_table("two", tmp_path)
+    assert two.index("*C1*") < two.index("| a |") < two.index("*C2*") < two.index("| b | c |")
+    assert two.count("Script: `s.py`") == 1
+    (tmp_path / "bad.json").write_text('{"tables": [{"caption": "C"}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"expected 'columns'.*\['caption'\]"):
+        benchmark_tables.render_table("bad", tmp_path)
 
 
 # --------------------------------------------------------------------------- real browser

@@ -265,3 +265,84 @@ def test_atari_vector_path_keeps_the_replay_ratio() -> None:
     agent.learn(320)
     assert agent.num_timesteps == 320
     assert calls[0] == agent.n_updates == (320 - 200) // 4
+
+
+def _learner_with_replay(cfg: DQNConfig) -> tuple[Learner, torch.nn.Module, Any]:
+    torch.manual_seed(0)
+    net = build_q_network(SPACE, 3, cfg)
+    target = copy.deepcopy(net).requires_grad_(False)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    learner = Learner(net, target, opt, cfg, torch.device("cpu"), image=True)
+    replay = make_replay_buffer(SPACE, capacity=200, num_envs=1, n_step=cfg.n_step)
+    _fill(replay, [make_catch(seed=0)], 80, seed=0)
+    return learner, net, replay
+
+
+@pytest.fixture
+def bf16_counts_as_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's CPU may lack bf16: the speed warning is tested on its own below."""
+    import dqn_agents.learner as learner_module
+
+    monkeypatch.setattr(learner_module, "bf16_is_fast", lambda device: True)
+
+
+@pytest.mark.usefixtures("bf16_counts_as_fast")
+def test_bf16_precision_runs_the_forwards_in_bfloat16_and_keeps_float32_state() -> None:
+    cfg = DQNConfig(network="mnih2013", precision="bf16", double_q=True, learning_rate=1e-3)
+    learner, net, replay = _learner_with_replay(cfg)
+    assert learner.bf16
+    seen: list[torch.dtype] = []
+    net.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    learner.train(replay, np.random.default_rng(0), 3)
+    # Online forward on the next states (double Q) and on the states, per update.
+    assert seen == [torch.bfloat16] * 6
+    assert learner.n_updates == 3 and np.isfinite(learner.pop_mean_loss() or 0.0)
+    for name, value in net.state_dict().items():
+        assert value.dtype == torch.float32, name
+        assert not torch.equal(value, before[name]), f"{name} did not learn"
+    state = learner.optimizer.state_dict()["state"]
+    assert all(t.dtype == torch.float32 for s in state.values() for t in s.values())
+    # Acting outside the update stays float32.
+    with torch.no_grad():
+        assert net(torch.zeros(1, *SPACE.shape, dtype=torch.uint8)).dtype == torch.float32
+
+
+@pytest.mark.usefixtures("bf16_counts_as_fast")
+def test_bf16_loss_stays_close_to_float32() -> None:
+    losses = {}
+    for precision in ("float32", "bf16"):
+        cfg = DQNConfig(network="mnih2013", precision=precision)
+        learner, _, replay = _learner_with_replay(cfg)
+        host = replay.sample(32, np.random.default_rng(1))
+        batch = learner.to_device(tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in host))
+        losses[precision] = learner.update(batch, check=True)
+    # bfloat16 keeps 8 bits of mantissa: the loss of the same weights agrees to ~1 %.
+    assert losses["bf16"] == pytest.approx(losses["float32"], rel=0.05)
+
+
+def test_bf16_warns_where_it_is_slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dqn_agents.learner as learner_module
+
+    monkeypatch.setattr(learner_module, "bf16_is_fast", lambda device: False)
+    with pytest.warns(UserWarning, match="no native bfloat16.*precision='float32'"):
+        _learner_with_replay(DQNConfig(network="mnih2013", precision="bf16"))
+
+
+def test_precision_is_checked_and_float32_by_default() -> None:
+    assert DQNConfig().precision == "float32"
+    with pytest.raises(ValueError, match=r"precision must be one of 'float32', 'bf16'.*'bf16'"):
+        DQNConfig(precision="bf15")
+    assert DQNConfig.from_dict(DQNConfig(precision="bf16").to_dict()).precision == "bf16"
+
+
+def test_bf16_is_fast_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dqn_agents import devices
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert devices.bf16_is_fast(cpu) is True
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "fma"})
+    assert devices.bf16_is_fast(cpu) is False
+    monkeypatch.setattr(devices, "cpu_flags", set)
+    assert devices.bf16_is_fast(cpu) is None

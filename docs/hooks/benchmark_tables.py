@@ -18,6 +18,10 @@ came from. The JSON schema (all keys but ``columns``/``rows`` optional)::
       "notes": "One run each."
     }
 
+A file may hold several tables instead of ``columns``/``rows``: ``"tables": [{"caption":
+..., "columns": [...], "rows": [...]}, ...]``, rendered one after the other above the one
+provenance line.
+
 When the file does not exist yet, a clearly marked placeholder admonition is rendered
 instead, so the site builds (strictly) before the numbers are in. Only the Python standard
 library is used; nothing is fetched from the network.
@@ -69,23 +73,34 @@ def render_table(
             f"    `docs/hooks/benchmark_tables.py`) and rebuild the site.\n"
         )
     data = json.loads(path.read_text(encoding="utf-8"))
-    columns = data.get("columns")
-    rows = data.get("rows")
-    if not isinstance(columns, list) or not isinstance(rows, list):
-        raise ValueError(
-            f"{path}: expected 'columns' (list) and 'rows' (list of lists), got keys {sorted(data)}"
-        )
+    tables = data.get("tables")
+    several = isinstance(tables, list) and "columns" not in data
+    if several:
+        parts = [t if isinstance(t, dict) else {} for t in tables]
+    else:
+        parts = [{"columns": data.get("columns"), "rows": data.get("rows")}]
     lines = []
     if data.get("title"):
         lines += [f"**{data['title']}**", ""]
-    lines.append("| " + " | ".join(_cell(c) for c in columns) + " |")
-    lines.append("|" + "|".join("---" for _ in columns) + "|")
-    for row in rows:
-        if len(row) != len(columns):
+    for part in parts:
+        columns, rows = part.get("columns"), part.get("rows")
+        if not isinstance(columns, list) or not isinstance(rows, list):
             raise ValueError(
-                f"{path}: row {row!r} has {len(row)} cells, the header has {len(columns)}"
+                f"{path}: expected 'columns' (list) and 'rows' (list of lists), got keys "
+                f"{sorted(part if several else data)}"
             )
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+        if part.get("caption"):
+            lines += [f"*{part['caption']}*", ""]
+        lines.append("| " + " | ".join(_cell(c) for c in columns) + " |")
+        lines.append("|" + "|".join("---" for _ in columns) + "|")
+        for row in rows:
+            if len(row) != len(columns):
+                raise ValueError(
+                    f"{path}: row {row!r} has {len(row)} cells, the header has {len(columns)}"
+                )
+            lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+        lines.append("")
+    del lines[-1]
     provenance = []
     for key, label in (("machine", "Machine"), ("date", "Date"), ("source", "Script")):
         if data.get(key):
