@@ -15,6 +15,9 @@ Two measurements on the machine it runs on (``ALE/Pong-v5``, CPU):
    * ours, the preset with ``double_q=False`` (what SB3's DQN computes);
    * ours, the preset with ``precision="bf16"`` (opt-in bfloat16 autocast of the update's
      forward passes; only fast on CPUs with ``avx512_bf16`` or ``amx_bf16``);
+   * with ``--baseline DIR``: ours, the preset as it is, from another checkout of
+     dqn-agents (e.g. ``git worktree add ../base 845558a``, the commit the preset landed
+     in): the preset's speed before and after the changes since;
    * SB3 2.x ``DQN`` with the same hyperparameters: 8 envs (``make_atari_env`` with
      ``AtariWrapper`` + ``VecFrameStack(4)`` on the same ``ALE/Pong-v5`` with
      ``frameskip=1`` under the wrapper), ``n_steps=3``, one update every 8 agent steps
@@ -34,7 +37,7 @@ AVX-512 and AVX2-only hosts.
 
 Usage:
     python benchmarks/preset_speed.py [--steps 4000] [--compare-steps 12000] [--repeats 2]
-        [--threads 1] [--skip-profile] [--skip-compare]
+        [--threads 1] [--baseline DIR] [--skip-profile] [--skip-compare]
         [--json docs/benchmarks/results/preset_speed.json]
 """
 
@@ -205,8 +208,11 @@ def run_ours(steps: int, overrides: dict[str, Any], threads: int) -> dict[str, A
     start = time.perf_counter()
     agent.learn(steps)
     elapsed = time.perf_counter() - start
+    import dqn_agents
+
     return {
         "steps_per_s": agent.num_timesteps / elapsed,
+        "code": os.path.dirname(os.path.dirname(os.path.abspath(dqn_agents.__file__))),
         "updates": agent.n_updates,
         "threads": agent.training_threads(),
         "torch_default_threads": torch.get_num_threads(),
@@ -251,19 +257,25 @@ def run_sb3(steps: int, threads: int) -> dict[str, Any]:
     }
 
 
-def spawn(kind: str, steps: int, threads: int) -> dict[str, Any]:
-    """Run one worker in a fresh interpreter and return its result."""
+def spawn(kind: str, steps: int, threads: int, baseline: str | None = None) -> dict[str, Any]:
+    """Run one worker in a fresh interpreter (``base``: ours from ``baseline``)."""
+    env = dict(os.environ)
+    if kind == "base":
+        assert baseline is not None
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (os.path.abspath(baseline), env.get("PYTHONPATH", "")) if p
+        )
     cmd = [
         sys.executable,
         os.path.abspath(__file__),
         "--worker",
-        kind,
+        "ours" if kind == "base" else kind,
         "--compare-steps",
         str(steps),
         "--threads",
         str(threads),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             result: dict[str, Any] = json.loads(line[len("RESULT ") :])
@@ -277,6 +289,7 @@ SETUPS = {
     "ours-bf16": "dqn-agents, atari-fast with precision='bf16'",
     "sb3": "SB3 DQN, same hyperparameters",
 }
+BASE = "dqn-agents @ --baseline, atari-fast (double Q)"
 #: The preset overrides of each of our setups.
 OURS: dict[str, dict[str, Any]] = {
     "ours": {},
@@ -285,17 +298,22 @@ OURS: dict[str, dict[str, Any]] = {
 }
 
 
-def compare(steps: int, repeats: int, threads: int) -> tuple[list[list[Any]], dict[str, Any]]:
+def compare(
+    steps: int, repeats: int, threads: int, baseline: str | None = None
+) -> tuple[list[list[Any]], dict[str, Any]]:
     """Interleaved runs of the setups; rows and raw results."""
-    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in SETUPS}
+    setups = dict(SETUPS)
+    if baseline is not None:
+        setups = {"base": BASE, **setups}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in setups}
     for round_ in range(repeats):
-        for kind in SETUPS:
-            result = spawn(kind, steps, threads)
+        for kind in setups:
+            result = spawn(kind, steps, threads, baseline)
             runs[kind].append(result)
             print(f"  round {round_ + 1} {kind}: {result['steps_per_s']:.0f} steps/s", flush=True)
     sb3 = [r["steps_per_s"] for r in runs["sb3"]]
     rows = []
-    for kind, label in SETUPS.items():
+    for kind, label in setups.items():
         speeds = [r["steps_per_s"] for r in runs[kind]]
         paired = [a / b for a, b in zip(speeds, sb3, strict=True)]
         rows.append(
@@ -317,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-steps", type=int, default=12_000, help="agent steps per run")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, every setup")
+    parser.add_argument("--baseline", default=None, metavar="DIR", help="another checkout")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--skip-compare", action="store_true")
     parser.add_argument("--json", default=None, help="write the docs' results JSON here")
@@ -351,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not args.skip_compare:
         print(f"\nagainst SB3 ({args.compare_steps} agent steps per run, {args.repeats} rounds):")
-        rows, runs = compare(args.compare_steps, args.repeats, args.threads)
+        rows, runs = compare(args.compare_steps, args.repeats, args.threads, args.baseline)
         for row in rows:
             print("  " + " | ".join(str(c) for c in row))
         out["runs"] = runs
