@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from dqn_agents.devices import cpu_flags
 from dqn_agents.serialization import atomic_write
 
 
@@ -50,8 +51,7 @@ def cpu_description() -> str:
     model = next(
         (ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), ""
     )
-    flags_line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    flags = set(flags_line.split(":", 1)[-1].split())
+    flags = cpu_flags()
     simd = sorted(f for f in flags if f.startswith(("avx", "fma", "amx")))
     note = "" if any(f.startswith("avx512") for f in flags) else " (no avx512)"
     return f"{model}; {' '.join(simd)}{note}"

@@ -102,14 +102,6 @@ def _table(progress: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def agent_config(progress: dict[str, Any]) -> dict[str, Any]:
-    """The config the run trains with now (its first config, then each change)."""
-    config = dict(progress.get("config") or {})
-    for change in progress.get("changes", []):
-        config.update(change["hyperparameters"])
-    return config
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start or resume the run; return the progress record."""
     folder = Path(args.checkpoint)
@@ -125,7 +117,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if progress["reached"] is not None:
             print(f"already reached: {progress['reached']}")
             return progress
-        changes = {k: v for k, v in hyperparameters.items() if agent_config(progress).get(k) != v}
+        config = progress["config"]  # the config trained with now (rewritten on a change)
+        changes = {k: v for k, v in hyperparameters.items() if config.get(k) != v}
         agent = DQN.load(folder / MODEL, env=args.env, device=args.device, **changes)
         agent.torch_threads = args.torch_threads
         if changes:  # e.g. a lower learning rate from here on: the record says from when

@@ -69,10 +69,10 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 """Accepted values of `DQNConfig.optimizer`."""
 
 NETWORKS: tuple[str, ...] = ("auto", "nature", "mnih2013", "mlp")
-
-#: Arithmetic of the update's forward passes (`DQNConfig.precision`).
-PRECISIONS: tuple[str, ...] = ("float32", "bf16")
 """Accepted values of `DQNConfig.network`."""
+
+PRECISIONS: tuple[str, ...] = ("float32", "bf16")
+"""Accepted values of `DQNConfig.precision` (the arithmetic of the update's forwards)."""
 
 UPPER_BOUNDS: dict[str, int] = {
     "buffer_size": 1_000_000_000,

@@ -496,6 +496,9 @@ def test_benchmark_table_hook(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"tables": [{"caption": "C"}]}', encoding="utf-8")
     with pytest.raises(ValueError, match=r"expected 'columns'.*\['caption'\]"):
         benchmark_tables.render_table("bad", tmp_path)
+    (tmp_path / "empty.json").write_text('{"tables": []}', encoding="utf-8")
+    with pytest.raises(ValueError, match="'tables' is empty"):
+        benchmark_tables.render_table("empty", tmp_path)
 
 
 # --------------------------------------------------------------------------- real browser

@@ -77,6 +77,8 @@ def render_table(
     several = isinstance(tables, list) and "columns" not in data
     if several:
         parts = [t if isinstance(t, dict) else {} for t in tables]
+        if not parts:
+            raise ValueError(f"{path}: 'tables' is empty")
     else:
         parts = [{"columns": data.get("columns"), "rows": data.get("rows")}]
     lines = []
