@@ -34,8 +34,8 @@ __all__ = [
 ]
 
 
-#: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic that oneDNN uses.
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_CPU_FLAGS: tuple[str, ...] = ("avx512_bf16", "amx_bf16")
+"""CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic that oneDNN uses."""
 
 
 def cpu_flags() -> set[str]:
