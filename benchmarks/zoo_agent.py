@@ -34,7 +34,10 @@ LOG = "training_log.json"
 
 
 def plot_curve(progress: dict[str, Any], path: Path, window: int = 20) -> None:
-    """Raw score of every training game and its moving mean, against agent steps."""
+    """Raw score of every training game and its moving mean, against agent steps and minutes.
+
+    The dashed line is the run's target score (``progress["target"]``, 18 for Pong).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,7 +55,7 @@ def plot_curve(progress: dict[str, Any], path: Path, window: int = 20) -> None:
     ):
         ax.plot(x, scores, ".", ms=3, alpha=0.35, label="training game (epsilon-greedy)")
         ax.plot(x, moving, "-", lw=2, label=f"mean of the last {window}")
-        ax.axhline(18, color="grey", ls="--", lw=1)
+        ax.axhline(progress.get("target", 18.0), color="grey", ls="--", lw=1)
         ax.set_xlabel(label)
         ax.set_ylabel("raw game score")
         ax.grid(alpha=0.3)
@@ -81,13 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     plot_curve(progress, out / CURVE)
     shutil.copyfile(run / "progress.json", out / LOG)
     reached = progress.get("reached") or {}
+    target, window = float(progress.get("target", 18.0)), int(progress.get("window", 20))
     training = {
         "date": progress.get("date"),
         "agent steps": progress["steps"],
         "gradient updates": agent.n_updates,
         "training games": len(progress["games"]),
         "minutes of training (inside learn)": round(progress["train_seconds"] / 60.0, 1),
-        "mean of the last 20 training games >= 18 at": (
+        f"mean of the last {window} training games >= {target:g} at": (
             f"{reached['steps']:,} steps, {reached['minutes']} min" if reached else "not reached"
         ),
         "machine": progress.get("machine"),

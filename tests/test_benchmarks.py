@@ -36,7 +36,7 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("name", ["throughput", "time_to_score", "learning_curve"])
+@pytest.mark.parametrize("name", ["throughput", "time_to_score", "learning_curve", "zoo_table"])
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(_load(name))
     assert result.attempted > 0 and result.failed == 0
@@ -150,6 +150,33 @@ def test_time_to_score_json_renders_as_a_docs_table(tmp_path: Path) -> None:
     table = benchmark_tables.render_table("time_to_score", results)
     assert "| CartPole-v1 | 1000 over 20 | not yet |" in table
     assert "Script: `benchmarks/time_to_score.py`" in table
+
+
+def test_zoo_table_reads_every_shipped_folder_and_renders(tmp_path: Path) -> None:
+    zoo_table = _load("zoo_table")
+    zoo = tmp_path / "zoo"
+    for name, score in (("dqn-Pong-v5", 19.25), ("dqn-Breakout-v5", 40.0)):
+        folder = zoo / name
+        folder.mkdir(parents=True)
+        results = {"env_id": f"ALE/{name[4:]}", "mean_reward": score, "std_reward": 1.0}
+        results |= {"n_eval_episodes": 20, "eval_datetime": "2026-12-03T14:00:00+00:00"}
+        (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    (zoo / "notes").mkdir()  # not an agent: no results.json
+    out = tmp_path / "results" / "zoo.json"
+    assert zoo_table.main(["--zoo", str(zoo), "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert [row[1] for row in data["rows"]] == ["ALE/Breakout-v5", "ALE/Pong-v5"]
+    assert data["rows"][1][2] == "19.2 ± 1.0 (20 games)"
+    assert data["rows"][1][3] == "not run"  # no cross-check recorded: said, not invented
+    sys.path.insert(0, str(BENCHMARKS.parent / "docs" / "hooks"))
+    try:
+        import benchmark_tables
+    finally:
+        sys.path.pop(0)
+    table = benchmark_tables.render_table("zoo", out.parent)
+    assert "[dqn-Pong-v5](https://huggingface.co/dqn-agents/dqn-Pong-v5)" in table
+    with pytest.raises(SystemExit, match="no zoo folder"):
+        zoo_table.main(["--zoo", str(tmp_path / "results")])
 
 
 @pytest.mark.slow
