@@ -8,11 +8,14 @@ a docs table: the checkpoint's agent steps and minutes of training, the mean of 
 
 A checkpoint is a folder with ``agent.zip`` and ``progress.json`` (a ``time_to_score.py``
 run folder, or a copy of one taken when it was written). Results already in ``--json``
-for the same agent steps are kept, not replayed, unless ``--replay``.
+for the same agent steps are kept, not replayed, unless ``--replay``. With ``--average``
+the checkpoints (of one run, oldest first) make one agent instead: the mean of their
+network weights (stochastic weight averaging), evaluated as one row.
 
 Usage:
     python benchmarks/greedy_checkpoints.py CHECKPOINT [CHECKPOINT ...] \
-        --json docs/benchmarks/results/pong_fast_greedy.json [--episodes 10] [--label seed-0]
+        --json docs/benchmarks/results/pong_fast_greedy.json [--episodes 10] [--label seed-0] \
+        [--average]
 """
 
 from __future__ import annotations
@@ -39,26 +42,70 @@ COLUMNS = [
 ]
 
 
-def evaluate_checkpoint(folder: Path, episodes: int, seed: int) -> dict[str, Any]:
-    """Play ``episodes`` greedy games with ``folder/agent.zip``; the row's facts."""
+def load_average(folders: list[Path]) -> Any:
+    """The agent of the last folder with its network's weights averaged over all of them.
+
+    Stochastic weight averaging along one run's trajectory (Nikishin et al. 2018,
+    "Improving Stability in Deep Reinforcement Learning with Weight Averaging"): the
+    greedy policy of one DQN checkpoint changes from one checkpoint to the next, and
+    the mean of the weights of a few late checkpoints can play more steadily than any of
+    them. The networks have no batch-norm statistics to recompute.
+
+    Args:
+        folders: Checkpoint folders of one run (same network), oldest first.
+
+    Returns:
+        A `dqn_agents.DQN` (the last folder's, counters included) with averaged weights.
+    """
+    import torch
+
+    from dqn_agents import DQN
+
+    agents = [DQN.load(f / "agent.zip", device="cpu", num_envs=1) for f in folders]
+    states = [a.q_net.state_dict() for a in agents]
+    average = {
+        name: torch.stack([s[name].float() for s in states]).mean(dim=0).to(tensor.dtype)
+        for name, tensor in states[-1].items()
+    }
+    agents[-1].q_net.load_state_dict(average)
+    return agents[-1]
+
+
+def evaluate_checkpoint(
+    folder: Path, episodes: int, seed: int, average: list[Path] | None = None
+) -> dict[str, Any]:
+    """Play ``episodes`` greedy games with ``folder/agent.zip``; the row's facts.
+
+    With ``average`` (folders of the same run, ``folder`` last), the agent plays with the
+    weights averaged over them (`load_average`); the row keeps ``folder``'s counters and
+    lists the averaged checkpoints' steps under ``averaged``.
+    """
     import torch
 
     from dqn_agents import DQN
 
     torch.set_num_threads(1)
     progress = json.loads((folder / "progress.json").read_text(encoding="utf-8"))
-    agent = DQN.load(folder / "agent.zip", device="cpu", num_envs=1)
+    if average:
+        agent = load_average(average)
+    else:
+        agent = DQN.load(folder / "agent.zip", device="cpu", num_envs=1)
     start = time.perf_counter()
     result = agent.evaluate(n_episodes=episodes, seed=seed)
     scores = [float(s) for s in result.scores]
     training = [g["r"] for g in progress["games"][-WINDOW:]]
-    return {
+    facts: dict[str, Any] = {
         "steps": int(agent.num_timesteps),
         "minutes": round(float(progress["train_seconds"]) / 60.0, 1),
         "training_mean": round(mean(training), 2) if training else None,
         "scores": scores,
         "seconds": round(time.perf_counter() - start, 1),
     }
+    if average:
+        facts["averaged"] = [
+            json.loads((f / "progress.json").read_text(encoding="utf-8"))["steps"] for f in average
+        ]
+    return facts
 
 
 def row(label: str, result: dict[str, Any]) -> list[Any]:
@@ -91,18 +138,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--label", default="seed 0", help="the Run column of the new rows")
     parser.add_argument("--replay", action="store_true", help="evaluate again kept rows too")
+    parser.add_argument(
+        "--average",
+        action="store_true",
+        help="one row: the weights averaged over all CHECKPOINTs (one run, oldest first)",
+    )
     args = parser.parse_args(argv)
     out = Path(args.json)
     kept: list[dict[str, Any]] = []
     if out.exists():
         kept = json.loads(out.read_text(encoding="utf-8")).get("evaluations", [])
     done = {(e["label"], e["steps"]) for e in kept}
-    for folder in map(Path, args.checkpoints):
+    folders = [Path(c).expanduser() for c in args.checkpoints]
+    for folder in folders[-1:] if args.average else folders:
         steps = json.loads((folder.expanduser() / "progress.json").read_text())["steps"]
         if (args.label, steps) in done and not args.replay:
             print(f"{folder}: kept ({steps} steps)")
             continue
-        result = evaluate_checkpoint(folder.expanduser(), args.episodes, args.seed)
+        result = evaluate_checkpoint(
+            folder, args.episodes, args.seed, folders if args.average else None
+        )
         kept = [e for e in kept if (e["label"], e["steps"]) != (args.label, result["steps"])]
         kept.append({"label": args.label, **result})
         print(f"{folder}: {row(args.label, result)}", flush=True)
@@ -114,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         columns=COLUMNS,
         rows=[row(e["label"], e) for e in kept],
         notes=(
-            f"Each checkpoint plays {args.episodes} greedy games (epsilon 0, sticky actions "
-            f"of the v5 id, env seed {args.seed}); training games are epsilon-greedy "
+            f"Each checkpoint plays the row's number of greedy games (epsilon 0, sticky "
+            f"actions of the v5 id, env seed {args.seed}); training games are epsilon-greedy "
             f"(0.01). CPU: {common.cpu_description()}."
         ),
         evaluations=kept,

@@ -36,7 +36,9 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("name", ["throughput", "time_to_score", "learning_curve", "zoo_table"])
+@pytest.mark.parametrize(
+    "name", ["throughput", "time_to_score", "learning_curve", "zoo_table", "greedy_checkpoints"]
+)
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(_load(name))
     assert result.attempted > 0 and result.failed == 0
@@ -150,6 +152,36 @@ def test_time_to_score_json_renders_as_a_docs_table(tmp_path: Path) -> None:
     table = benchmark_tables.render_table("time_to_score", results)
     assert "| CartPole-v1 | 1000 over 20 | not yet |" in table
     assert "Script: `benchmarks/time_to_score.py`" in table
+
+
+def test_greedy_checkpoints_rows_and_weight_averages(tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    greedy = _load("greedy_checkpoints")
+    snaps = []
+    for max_steps in ("700", "1400"):  # two checkpoints of one run, copied as they were written
+        _time_to_score(tmp_path, "--target", "1000", "--max-steps", max_steps)
+        snaps.append(shutil.copytree(tmp_path / "run", tmp_path / f"snap-{max_steps}"))
+    out = tmp_path / "greedy.json"
+    common = ["--json", str(out), "--episodes", "2"]
+    assert greedy.main([*map(str, snaps), *common]) == 0
+    assert greedy.main([*map(str, snaps), *common, "--average", "--label", "average"]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    rows = {(e["label"], e["steps"]): e for e in data["evaluations"]}
+    assert set(rows) == {("seed 0", 700), ("seed 0", 1400), ("average", 1400)}
+    assert rows[("average", 1400)]["averaged"] == [700, 1400]
+    assert "averaged" not in rows[("seed 0", 1400)]
+    assert [len(r) for r in data["rows"]] == [len(data["columns"])] * 3
+
+    averaged = greedy.load_average(snaps)
+    from dqn_agents import DQN
+
+    members = [DQN.load(s / "agent.zip", device="cpu").q_net.state_dict() for s in snaps]
+    for name, tensor in averaged.q_net.state_dict().items():
+        torch.testing.assert_close(tensor, (members[0][name] + members[1][name]) / 2)
+    assert averaged.num_timesteps == 1400
 
 
 def test_zoo_table_reads_every_shipped_folder_and_renders(tmp_path: Path) -> None:
