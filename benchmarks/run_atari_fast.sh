@@ -25,7 +25,7 @@ fi
 export PYTHONUNBUFFERED=1
 for _ in $(seq 1 40); do
   "$python" "$here/time_to_score.py" --env "$env_id" --preset atari-fast --seed "$seed" \
-    --target "${TARGET:-18}" --window 20 --max-steps "${MAX_STEPS:-10000000}" --time-limit 1800 \
+    --target "${TARGET:-18}" --window 20 --max-steps "${MAX_STEPS:-20000000}" --time-limit 1800 \
     --checkpoint "$run" --verbose --hyperparameters "${HYPERPARAMETERS:-}" ${TORCH_THREADS:+--torch-threads "$TORCH_THREADS"} || exit 1
   grep -q '"reached": null' "$run/progress.json" || break
   grep -q '"stopped_by": "max_steps"' "$run/progress.json" && break
