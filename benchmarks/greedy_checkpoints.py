@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {(e["label"], e["steps"]) for e in kept}
     folders = [Path(c).expanduser() for c in args.checkpoints]
     for folder in folders[-1:] if args.average else folders:
-        steps = json.loads((folder.expanduser() / "progress.json").read_text())["steps"]
+        steps = json.loads((folder / "progress.json").read_text(encoding="utf-8"))["steps"]
         if (args.label, steps) in done and not args.replay:
             print(f"{folder}: kept ({steps} steps)")
             continue

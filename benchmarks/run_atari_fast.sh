@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Train (or resume) an atari-fast run of any Atari id in 30-minute chunks, each ending
 # with a checkpoint in ~/.cache/dqn-agents/runs/$RUN_NAME (model + optimizer + replay
-# memory + progress.json with every finished game), the way run_pong_fast.sh does for Pong:
+# memory + progress.json with every finished game); run_pong_fast.sh is its Pong call:
 #   setsid nohup bash benchmarks/run_atari_fast.sh ALE/Breakout-v5 0 \
 #     > ~/.cache/dqn-agents/runs/breakout-fast-s0.log 2>&1 &
 # The run's name defaults to <game>-fast-s<seed> (breakout-fast-s0); TARGET (default 18)
 # is the mean raw score over the last 20 training games that ends the run. On a fresh
 # machine the run resumes from benchmarks/checkpoints/<name> when that was committed.
-# HYPERPARAMETERS (JSON), TORCH_THREADS, MAX_STEPS and PYTHON as in run_pong_fast.sh.
+# HYPERPARAMETERS (JSON) change values from the resumed step on; TORCH_THREADS, MAX_STEPS
+# (default 20M) and PYTHON (default python) set the threads, the last step and the interpreter.
 set -u
 env_id=${1:?usage: run_atari_fast.sh ENV_ID [SEED]}
 seed=${2:-0}

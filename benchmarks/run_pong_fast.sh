@@ -13,24 +13,7 @@
 # from seed 0's 5M-step checkpoint on:
 #   cp -r $runs/pong-fast-s0 $runs/pong-fast-s0-lr25
 #   RUN_NAME=pong-fast-s0-lr25 HYPERPARAMETERS='{"learning_rate": 2.5e-05}' bash benchmarks/run_pong_fast.sh 0
+# The loop itself is run_atari_fast.sh's (any Atari id); this is its Pong invocation,
+# with the same RUN_NAME / HYPERPARAMETERS / TORCH_THREADS / MAX_STEPS / PYTHON variables.
 set -u
-seed=${1:-0}
-here=$(cd "$(dirname "$0")" && pwd)
-runs=${DQN_AGENTS_RUNS:-$HOME/.cache/dqn-agents/runs}
-name=${RUN_NAME:-pong-fast-s$seed}
-run=$runs/$name
-python=${PYTHON:-python}
-if [ ! -f "$run/progress.json" ] && [ -f "$here/checkpoints/$name/progress.json" ]; then
-  mkdir -p "$run"
-  cp "$here/checkpoints/$name/agent.zip" "$here/checkpoints/$name/progress.json" "$run/"
-  echo "seeded $run from the committed checkpoint"
-fi
-export PYTHONUNBUFFERED=1
-for _ in $(seq 1 40); do
-  "$python" "$here/time_to_score.py" --env ALE/Pong-v5 --preset atari-fast --seed "$seed" \
-    --target 18 --window 20 --max-steps "${MAX_STEPS:-20000000}" --time-limit 1800 \
-    --checkpoint "$run" --verbose --hyperparameters "${HYPERPARAMETERS:-}" ${TORCH_THREADS:+--torch-threads "$TORCH_THREADS"} || exit 1
-  grep -q '"reached": null' "$run/progress.json" || break
-  grep -q '"stopped_by": "max_steps"' "$run/progress.json" && break
-done
-echo RUN_DONE
+exec bash "$(cd "$(dirname "$0")" && pwd)/run_atari_fast.sh" ALE/Pong-v5 "${1:-0}"
