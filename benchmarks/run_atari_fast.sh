@@ -8,7 +8,8 @@
 # is the mean raw score over the last 20 training games that ends the run. On a fresh
 # machine the run resumes from benchmarks/checkpoints/<name> when that was committed.
 # HYPERPARAMETERS (JSON) change values from the resumed step on; TORCH_THREADS, MAX_STEPS
-# (default 20M) and PYTHON (default python) set the threads, the last step and the interpreter.
+# (default 20M), CHUNK_SECONDS (default 1800) and PYTHON (default python) set the threads,
+# the last step, the chunk length and the interpreter.
 set -u
 env_id=${1:?usage: run_atari_fast.sh ENV_ID [SEED]}
 seed=${2:-0}
@@ -26,7 +27,7 @@ fi
 export PYTHONUNBUFFERED=1
 for _ in $(seq 1 40); do
   "$python" "$here/time_to_score.py" --env "$env_id" --preset atari-fast --seed "$seed" \
-    --target "${TARGET:-18}" --window 20 --max-steps "${MAX_STEPS:-20000000}" --time-limit 1800 \
+    --target "${TARGET:-18}" --window 20 --max-steps "${MAX_STEPS:-20000000}" --time-limit "${CHUNK_SECONDS:-1800}" \
     --checkpoint "$run" --verbose --hyperparameters "${HYPERPARAMETERS:-}" ${TORCH_THREADS:+--torch-threads "$TORCH_THREADS"} || exit 1
   grep -q '"reached": null' "$run/progress.json" || break
   grep -q '"stopped_by": "max_steps"' "$run/progress.json" && break
