@@ -57,17 +57,15 @@ def load_average(folders: list[Path]) -> Any:
     Returns:
         A `dqn_agents.DQN` (the last folder's, counters included) with averaged weights.
     """
-    import torch
+    from torch.optim.swa_utils import AveragedModel
 
     from dqn_agents import DQN
 
     agents = [DQN.load(f / "agent.zip", device="cpu", num_envs=1) for f in folders]
-    states = [a.q_net.state_dict() for a in agents]
-    average = {
-        name: torch.stack([s[name].float() for s in states]).mean(dim=0).to(tensor.dtype)
-        for name, tensor in states[-1].items()
-    }
-    agents[-1].q_net.load_state_dict(average)
+    swa = AveragedModel(agents[-1].q_net)  # torch's SWA: the running mean of the parameters
+    for agent in agents:
+        swa.update_parameters(agent.q_net)
+    agents[-1].q_net.load_state_dict(swa.module.state_dict())
     return agents[-1]
 
 

@@ -14,6 +14,7 @@
 #   cp -r $runs/pong-fast-s0 $runs/pong-fast-s0-lr25
 #   RUN_NAME=pong-fast-s0-lr25 HYPERPARAMETERS='{"learning_rate": 2.5e-05}' bash benchmarks/run_pong_fast.sh 0
 # The loop itself is run_atari_fast.sh's (any Atari id); this is its Pong invocation,
-# with the same RUN_NAME / HYPERPARAMETERS / TORCH_THREADS / MAX_STEPS / PYTHON variables.
+# with the same variables (RUN_NAME, HYPERPARAMETERS, TORCH_THREADS, MAX_STEPS,
+# CHUNK_SECONDS, PYTHON: see run_atari_fast.sh).
 set -u
 exec bash "$(cd "$(dirname "$0")" && pwd)/run_atari_fast.sh" ALE/Pong-v5 "${1:-0}"
