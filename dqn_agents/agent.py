@@ -48,7 +48,13 @@ from dqn_agents.config import DQNConfig
 from dqn_agents.devices import cnn_cpu_threads, inference_threads, resolve_device, torch_threads
 from dqn_agents.envs import EnvAdapter, env_and_spec, env_for_spec
 from dqn_agents.evaluation import EvalResult, check_epsilon, evaluate
-from dqn_agents.functional import epsilon_at, epsilon_greedy, make_optimizer
+from dqn_agents.functional import (
+    epsilon_at,
+    epsilon_greedy,
+    make_optimizer,
+    rebased_updates_offset,
+    updates_scheduled,
+)
 from dqn_agents.hub_surface import HubSurface
 from dqn_agents.interrupts import deferred_sigint
 from dqn_agents.learner import Learner, NonFiniteLossError
@@ -451,11 +457,7 @@ class DQN(SB3Surface, HubSurface):
         assert adapter is not None and self._last_obs is not None
         replay, rng, stats = self.replay_buffer, self.rng, self.stats
         n_envs, n_actions = adapter.num_envs, self.n_actions
-        learning_starts, train_freq, gradient_steps = (
-            cfg.learning_starts,
-            cfg.train_freq,
-            cfg.gradient_steps,
-        )
+        learning_starts = cfg.learning_starts
         qmax_stride = max(1, learning_starts // max(1, cfg.eval_qmax_states * n_envs))
         obs = self._last_obs
         all_valid = adapter.all_valid
@@ -506,13 +508,10 @@ class DQN(SB3Surface, HubSurface):
             if self._refill > 0:
                 self._refill -= n_envs
                 if self._refill <= 0:  # the updates missed while refilling are not owed
-                    missed = ((self.num_timesteps - learning_starts) // train_freq) * gradient_steps
+                    missed = updates_scheduled(self.num_timesteps, cfg)
                     self._updates_offset = self.n_updates - missed
             elif self.num_timesteps > learning_starts:
-                due = (
-                    self._updates_offset
-                    + ((self.num_timesteps - learning_starts) // train_freq) * gradient_steps
-                )
+                due = self._updates_offset + updates_scheduled(self.num_timesteps, cfg)
                 if due > self.n_updates:
                     self.learner.train(replay, rng, due - self.n_updates, step=self.num_timesteps)
         callback.on_rollout_end()
@@ -641,6 +640,14 @@ class DQN(SB3Surface, HubSurface):
         agent.num_timesteps = saved.num_timesteps
         if training is not None:
             agent._restore(training, where, restore_optimizer=saved.keeps_optimizer())
+            # a new replay ratio applies from here on: the past is not owed again at it
+            agent._updates_offset = rebased_updates_offset(
+                agent._updates_offset,
+                agent.n_updates,
+                agent.num_timesteps,
+                saved.saved_config,
+                config,
+            )
             if force_reset:
                 agent._last_obs = None
         return agent

@@ -174,6 +174,61 @@ def epsilon_at(step: int, config: DQNConfig, total_timesteps: int) -> float:
     )
 
 
+def updates_scheduled(step: int, config: DQNConfig) -> int:
+    """Gradient updates a config's replay ratio schedules by an agent step.
+
+    One batch of ``gradient_steps`` updates per ``train_freq`` agent steps after the first
+    ``learning_starts`` (none before).
+
+    Args:
+        step: Agent steps taken so far (transitions summed over environments).
+        config: The hyperparameters (``learning_starts``, ``train_freq``, ``gradient_steps``).
+
+    Returns:
+        The number of updates due by ``step``.
+
+    Example:
+        >>> from dqn_agents import DQNConfig
+        >>> cfg = DQNConfig(learning_starts=100, train_freq=4, gradient_steps=2)
+        >>> updates_scheduled(50, cfg), updates_scheduled(109, cfg)
+        (0, 4)
+    """
+    if step <= config.learning_starts:
+        return 0
+    return ((step - config.learning_starts) // config.train_freq) * config.gradient_steps
+
+
+def rebased_updates_offset(
+    offset: int, n_updates: int, step: int, old: DQNConfig, new: DQNConfig
+) -> int:
+    """The offset that keeps a run's update debt when its replay ratio changes at ``step``.
+
+    The agent owes ``offset + updates_scheduled(step, config) - n_updates`` updates at any
+    step. Switching to ``new`` (e.g. ``DQN.load(path, train_freq=4)``) must not owe the
+    whole past again at the new rate: the new ratio applies from ``step`` on.
+
+    Args:
+        offset: The updates offset under ``old``.
+        n_updates: Updates done so far.
+        step: The agent step of the change.
+        old: The config trained with so far.
+        new: The config from ``step`` on.
+
+    Returns:
+        The offset under ``new``.
+
+    Example:
+        >>> from dqn_agents import DQNConfig
+        >>> old = DQNConfig(learning_starts=0, train_freq=8)
+        >>> new = old.replace(train_freq=4)
+        >>> offset = rebased_updates_offset(0, 100, 800, old, new)
+        >>> offset + updates_scheduled(800, new) - 100, offset + updates_scheduled(808, new) - 100
+        (0, 2)
+    """
+    owed = max(0, offset + updates_scheduled(step, old) - n_updates)
+    return n_updates + owed - updates_scheduled(step, new)
+
+
 def epsilon_greedy(
     greedy_actions: Callable[[], npt.ArrayLike],
     n: int,

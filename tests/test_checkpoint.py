@@ -61,6 +61,23 @@ def test_learner_train_counts_syncs_and_stops_on_nan() -> None:
         learner.train(agent.replay_buffer, agent.rng, 1, step=7)
 
 
+def test_resume_with_another_replay_ratio_applies_it_from_the_resumed_step(tmp_path) -> None:
+    # a run resumed with train_freq 8 -> 4 must not owe every past update again at the new
+    # rate (it did: 1.4M catch-up updates on an 11M-step Pong run)
+    agent = DQN("CartPole-v1", learning_starts=50, buffer_size=500, train_freq=8, seed=0)
+    agent.learn(200)
+    assert agent.n_updates == (200 - 50) // 8
+    path = agent.save(tmp_path / "run")
+    replay = agent.save_replay_buffer(tmp_path / "replay")
+    loaded = DQN.load(path, train_freq=4)
+    loaded.load_replay_buffer(replay)
+    before = loaded.n_updates
+    loaded.learn(40, reset_num_timesteps=False)
+    assert loaded.n_updates - before == 40 // 4
+    again = DQN.load(loaded.save(tmp_path / "again"))  # same ratio: nothing rebased
+    assert again.n_updates == loaded.n_updates
+
+
 def test_resume_without_the_replay_refills_it_before_updating(tmp_path) -> None:
     agent = DQN("CartPole-v1", learning_starts=50, buffer_size=500, train_freq=4, seed=0)
     agent.learn(100)
