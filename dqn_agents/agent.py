@@ -206,11 +206,18 @@ class DQN(SB3Surface, HubSurface):
     # ------------------------------------------------------------------ state
     @property
     def config(self) -> DQNConfig:
-        """The hyperparameters (setting a new config reaches the learner too)."""
+        """The hyperparameters.
+
+        A new config reaches the learner too; a new replay ratio (``train_freq``,
+        ``gradient_steps``, ``learning_starts``) applies from the current step on.
+        """
         return self._config
 
     @config.setter
     def config(self, config: DQNConfig) -> None:
+        self._updates_offset = rebased_updates_offset(
+            self._updates_offset, self.num_timesteps, self._config, config
+        )
         self._config = config
         self.learner.config = config
 
@@ -640,13 +647,10 @@ class DQN(SB3Surface, HubSurface):
         agent.num_timesteps = saved.num_timesteps
         if training is not None:
             agent._restore(training, where, restore_optimizer=saved.keeps_optimizer())
-            # a new replay ratio applies from here on: the past is not owed again at it
+            # the saved counters follow the saved schedule: an overridden replay ratio
+            # applies from here on (the past is not owed again at it)
             agent._updates_offset = rebased_updates_offset(
-                agent._updates_offset,
-                agent.n_updates,
-                agent.num_timesteps,
-                saved.saved_config,
-                config,
+                agent._updates_offset, agent.num_timesteps, saved.saved_config, config
             )
             if force_reset:
                 agent._last_obs = None

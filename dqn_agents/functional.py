@@ -198,18 +198,16 @@ def updates_scheduled(step: int, config: DQNConfig) -> int:
     return ((step - config.learning_starts) // config.train_freq) * config.gradient_steps
 
 
-def rebased_updates_offset(
-    offset: int, n_updates: int, step: int, old: DQNConfig, new: DQNConfig
-) -> int:
-    """The offset that keeps a run's update debt when its replay ratio changes at ``step``.
+def rebased_updates_offset(offset: int, step: int, old: DQNConfig, new: DQNConfig) -> int:
+    """The updates offset that keeps a run's update debt when its replay ratio changes.
 
     The agent owes ``offset + updates_scheduled(step, config) - n_updates`` updates at any
-    step. Switching to ``new`` (e.g. ``DQN.load(path, train_freq=4)``) must not owe the
-    whole past again at the new rate: the new ratio applies from ``step`` on.
+    step. Switching from ``old`` to ``new`` at ``step`` (``DQN.load(path, train_freq=4)``,
+    or a new ``agent.config``) keeps that debt, so the past is not owed again at the new
+    rate: the new ratio applies from ``step`` on. Unchanged schedules return ``offset``.
 
     Args:
         offset: The updates offset under ``old``.
-        n_updates: Updates done so far.
         step: The agent step of the change.
         old: The config trained with so far.
         new: The config from ``step`` on.
@@ -221,12 +219,11 @@ def rebased_updates_offset(
         >>> from dqn_agents import DQNConfig
         >>> old = DQNConfig(learning_starts=0, train_freq=8)
         >>> new = old.replace(train_freq=4)
-        >>> offset = rebased_updates_offset(0, 100, 800, old, new)
+        >>> offset = rebased_updates_offset(0, 800, old, new)  # 100 updates done by then
         >>> offset + updates_scheduled(800, new) - 100, offset + updates_scheduled(808, new) - 100
         (0, 2)
     """
-    owed = max(0, offset + updates_scheduled(step, old) - n_updates)
-    return n_updates + owed - updates_scheduled(step, new)
+    return offset + updates_scheduled(step, old) - updates_scheduled(step, new)
 
 
 def epsilon_greedy(

@@ -75,7 +75,12 @@ def test_resume_with_another_replay_ratio_applies_it_from_the_resumed_step(tmp_p
     loaded.learn(40, reset_num_timesteps=False)
     assert loaded.n_updates - before == 40 // 4
     again = DQN.load(loaded.save(tmp_path / "again"))  # same ratio: nothing rebased
-    assert again.n_updates == loaded.n_updates
+    assert again.training_state().updates_offset == loaded.training_state().updates_offset
+    # the same on a live agent given a new config mid-run
+    loaded.config = loaded.config.replace(train_freq=2)
+    before = loaded.n_updates
+    loaded.learn(40, reset_num_timesteps=False)
+    assert loaded.n_updates - before == 40 // 2
 
 
 def test_resume_without_the_replay_refills_it_before_updating(tmp_path) -> None:
