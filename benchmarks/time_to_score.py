@@ -21,7 +21,8 @@ progress file records each change with its step under ``changes``.
 
 The progress file (``progress.json`` in the checkpoint folder, and ``--json`` when
 given) holds every finished game's raw score with its agent step and training time, and
-``reached`` (``null`` until the target is met).
+``reached`` (``null`` until the target is met). A finished run resumed with a higher
+``--target`` trains on; the target it met stays on record under ``earlier_targets``.
 
 Usage:
     python benchmarks/time_to_score.py [--env ALE/Pong-v5] [--target 18] [--window 20]
@@ -115,8 +116,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "pass another --checkpoint folder."
             )
         if progress["reached"] is not None:
-            print(f"already reached: {progress['reached']}")
-            return progress
+            if args.target <= progress["target"]:
+                print(f"already reached: {progress['reached']}")
+                return progress
+            # a higher target goes on training; the target met before stays on record
+            progress.setdefault("earlier_targets", []).append(
+                {"target": progress["target"], **progress["reached"]}
+            )
+            progress["reached"] = None
+        progress["target"] = args.target  # the target this call trains for
+        progress["title"] = f"Time to a mean score of {args.target} over {args.window} games"
         config = progress["config"]  # the config trained with now (rewritten on a change)
         changes = {k: v for k, v in hyperparameters.items() if config.get(k) != v}
         agent = DQN.load(folder / MODEL, env=args.env, device=args.device, **changes)

@@ -49,7 +49,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,7 @@ __all__ = [
     "HIDDEN_SIZES",
     "QNetwork",
     "build_q_network",
+    "dueling_state_dict",
 ]
 
 ConvSpec = tuple[int, int, int]
@@ -286,3 +287,58 @@ def build_q_network(
         dueling=config.dueling,
         scale_inputs=obs_dtype == np.uint8,
     )
+
+
+def dueling_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The weights of a dueling `QNetwork` that computes what a non-dueling one computes.
+
+    Both streams start as copies of the hidden ``fc`` layers; the advantage output is
+    ``head`` and the value output is the mean of ``head``'s rows, so
+    ``V + A - mean_a(A) = mean_a(head) + head - mean_a(head) = head``: the same Q-values
+    (up to float rounding) from a network that can then learn as a dueling one (with
+    twice the hidden units). A trained agent's network grows a dueling head this way
+    without forgetting what it learned (a function-preserving change, as in Net2Net,
+    Chen et al. 2016). Applied to same-shaped per-parameter tensors (e.g. Adam's moment
+    estimates), it carries those over the same way.
+
+    Args:
+        state_dict: The keys of a non-dueling network: ``features.*``, ``fc.*``, ``head.*``.
+
+    Returns:
+        The keys of the dueling network of the same kind: ``features.*``, ``value.*``,
+        ``advantage.*``.
+
+    Raises:
+        ValueError: ``state_dict`` is not a non-dueling network's (no ``head.weight``, or
+            already dueling).
+
+    Example:
+        >>> net = build_q_network((4, 84, 84), 6, DQNConfig(network="mnih2013"))
+        >>> twin = build_q_network((4, 84, 84), 6, DQNConfig(network="mnih2013", dueling=True))
+        >>> _ = twin.load_state_dict(dueling_state_dict(net.state_dict()))
+        >>> obs = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+        >>> torch.allclose(net(obs), twin(obs), atol=1e-6)
+        True
+    """
+    if "head.weight" not in state_dict or any(
+        key.startswith(("value.", "advantage.")) for key in state_dict
+    ):
+        raise ValueError(
+            "dueling_state_dict needs the weights of a non-dueling network (features.*, "
+            f"fc.*, head.*); got the keys {sorted(state_dict)[:6]}."
+        )
+    hidden = {int(key.split(".")[1]) for key in state_dict if key.startswith("fc.")}
+    last = 2 * len(hidden)  # Linear, ReLU, ... then the output Linear: see _mlp
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state_dict.items():
+        if key.startswith("fc."):
+            rest = key[len("fc.") :]
+            out["value." + rest] = tensor.clone()
+            out["advantage." + rest] = tensor.clone()
+        elif key.startswith("head."):
+            rest = key[len("head.") :]
+            out[f"advantage.{last}.{rest}"] = tensor.clone()
+            out[f"value.{last}.{rest}"] = tensor.mean(dim=0, keepdim=True)
+        else:
+            out[key] = tensor.clone()
+    return out

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -108,9 +109,15 @@ def test_time_to_score_resumes_across_calls_and_stops_at_the_target(tmp_path: Pa
     assert sum(last5) / 5 == pytest.approx(reached["mean_last_window"])
     assert (tmp_path / "run" / "agent.zip").exists()
 
-    # A finished run is not trained further.
+    # A finished run is not trained further; a higher target trains on.
     third = _time_to_score(tmp_path, "--target", "30", "--window", "5")
     assert third == second
+    fourth = _time_to_score(
+        tmp_path, "--target", "1000", "--window", "5", "--max-steps", str(second["steps"] + 300)
+    )
+    assert fourth["reached"] is None and fourth["target"] == 1000
+    assert fourth["steps"] == second["steps"] + 300
+    assert fourth["earlier_targets"] == [{"target": 30.0, **second["reached"]}]
 
 
 def test_time_to_score_changes_hyperparameters_from_the_resumed_step(tmp_path: Path) -> None:
@@ -130,6 +137,42 @@ def test_time_to_score_changes_hyperparameters_from_the_resumed_step(tmp_path: P
 
     agent = DQN.load(tmp_path / "run" / "agent.zip", device="cpu")
     assert agent.learner.optimizer.param_groups[0]["lr"] == 2.5e-4
+
+
+def test_dueling_copy_plays_the_same_and_resumes_as_a_dueling_run(tmp_path: Path) -> None:
+    first = _time_to_score(tmp_path, "--target", "1000", "--max-steps", "900")
+    copy = _load("dueling_copy")
+    destination = tmp_path / "duel"
+    assert copy.main([str(tmp_path / "run"), str(destination)]) == 0
+    from dqn_agents import DQN
+
+    plain = DQN.load(tmp_path / "run" / "agent.zip", device="cpu")
+    duel = DQN.load(destination / "agent.zip", device="cpu")
+    assert duel.config.dueling and duel.num_timesteps == plain.num_timesteps == 900
+    assert duel.n_updates == plain.n_updates
+    obs = torch.randn(16, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(duel.q_net(obs), plain.q_net(obs), rtol=1e-5, atol=1e-5)
+        target, plain_target = duel.learner.q_net_target, plain.learner.q_net_target
+        assert target is not None and plain_target is not None
+        torch.testing.assert_close(target(obs), plain_target(obs), rtol=1e-5, atol=1e-5)
+    # Adam goes on from its moments: the same step count, the hidden moments copied
+    moments = duel.optimizer.state_dict()["state"]
+    assert len(moments) == len(list(duel.q_net.parameters()))
+    plain_moments = plain.optimizer.state_dict()["state"]
+    assert float(moments[0]["step"]) == float(plain_moments[0]["step"])
+    with pytest.raises(SystemExit, match="already"):
+        copy.main([str(destination), str(tmp_path / "again")])
+
+    module = _load("time_to_score")
+    out = tmp_path / "out.json"
+    argv = ["--env", "CartPole-v1", "--checkpoint", str(destination), "--device", "cpu"]
+    assert module.main([*argv, "--target", "1000", "--max-steps", "1300", "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["steps"] == 1300 and data["config"]["dueling"] is True
+    assert data["games"][: len(first["games"])] == first["games"]
+    assert data["changes"][-1]["step"] == 900
+    assert data["changes"][-1]["hyperparameters"] == {"dueling": True}
 
 
 def test_time_to_score_refuses_a_checkpoint_of_another_env(tmp_path: Path) -> None:

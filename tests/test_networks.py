@@ -11,6 +11,7 @@ from dqn_agents.config import DQNConfig
 from dqn_agents.networks import (
     CONV_SPECS,
     build_q_network,
+    dueling_state_dict,
 )
 
 IMAGE = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
@@ -161,3 +162,42 @@ def test_functional_forward_equals_the_module_path_exactly() -> None:
         out.square().sum().backward()
         for p, g in zip(net.parameters(), manual_grads, strict=True):
             torch.testing.assert_close(p.grad, g, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("space", "config"),
+    [
+        (IMAGE, DQNConfig(network="nature")),
+        (IMAGE, DQNConfig(network="mnih2013")),
+        (gym.spaces.Box(-1, 1, (4,), np.float32), DQNConfig(mlp_hidden_sizes=(16, 8))),
+        (gym.spaces.Box(-1, 1, (4,), np.float32), DQNConfig(mlp_hidden_sizes=())),
+    ],
+)
+def test_dueling_state_dict_keeps_the_q_values_and_then_learns_as_a_dueling_net(
+    space: gym.spaces.Box, config: DQNConfig
+) -> None:
+    torch.manual_seed(0)
+    plain = build_q_network(space, 5, config)
+    with torch.no_grad():  # a head whose rows differ, as a trained one's do
+        plain.head.bias.copy_(torch.arange(5.0))
+    twin = build_q_network(space, 5, config.replace(dueling=True))
+    twin.load_state_dict(dueling_state_dict(plain.state_dict()), strict=True)
+    if space.dtype == np.uint8:
+        obs = torch.randint(0, 256, (7, *space.shape), dtype=torch.uint8)
+    else:
+        obs = torch.randn(7, *space.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(twin(obs), plain(obs), rtol=1e-5, atol=1e-5)
+    # the streams are copies, not shared tensors: training one leaves the original alone
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.add_(1.0)
+    assert not torch.equal(plain.head.weight, twin.advantage[-1].weight)
+
+
+def test_dueling_state_dict_refuses_a_dueling_or_foreign_state_dict() -> None:
+    duel = build_q_network(IMAGE, 6, DQNConfig(network="mnih2013", dueling=True))
+    with pytest.raises(ValueError, match="non-dueling"):
+        dueling_state_dict(duel.state_dict())
+    with pytest.raises(ValueError, match="non-dueling"):
+        dueling_state_dict({"q_net.0.weight": torch.zeros(2, 2)})
